@@ -1,0 +1,98 @@
+import { type KeyObject, randomBytes, sign as rsaSign, verify as rsaVerify } from 'node:crypto';
+
+/**
+ * WECHATPAY2-SHA256-RSA2048 signing, shared by the client (requests) and the sandbox (answers).
+ * SHA256withRSA, PKCS#1 v1.5, base64. See docs/wechatpay-api.md, "Signing a request".
+ */
+
+export const AUTH_SCHEMA = 'WECHATPAY2-SHA256-RSA2048';
+
+export interface MerchantSigningKey {
+  mchid: string;
+  /** Serial number of the merchant API certificate (`serial_no` in the Authorization header). */
+  serialNo: string;
+  privateKey: KeyObject;
+}
+
+export interface AuthorizationParams {
+  mchid: string;
+  nonce_str: string;
+  timestamp: string;
+  serial_no: string;
+  signature: string;
+}
+
+/** `HTTP_METHOD\nCANONICAL_URL\nTIMESTAMP\nNONCE\nBODY\n`: the message a request signs. */
+export function requestSignMessage(
+  method: string,
+  canonicalUrl: string,
+  timestamp: string,
+  nonce: string,
+  body: string,
+): string {
+  return `${method.toUpperCase()}\n${canonicalUrl}\n${timestamp}\n${nonce}\n${body}\n`;
+}
+
+/** `TIMESTAMP\nNONCE\nBODY\n`: the message an answer (or a notification) signs. */
+export function responseSignMessage(timestamp: string, nonce: string, body: string): string {
+  return `${timestamp}\n${nonce}\n${body}\n`;
+}
+
+export function signMessage(privateKey: KeyObject, message: string): string {
+  return rsaSign('sha256', Buffer.from(message, 'utf8'), privateKey).toString('base64');
+}
+
+export function verifyMessage(publicKey: KeyObject, message: string, signatureB64: string): boolean {
+  const signature = Buffer.from(signatureB64, 'base64');
+  if (signature.length === 0) return false;
+  try {
+    return rsaVerify('sha256', Buffer.from(message, 'utf8'), publicKey, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** 32 characters of [0-9A-Za-z]-ish randomness (base64url without padding, filtered). */
+export function newNonce(): string {
+  return randomBytes(24).toString('base64url').replace(/[-_]/g, 'x').slice(0, 32);
+}
+
+export function unixSeconds(nowMs: number = Date.now()): string {
+  return Math.floor(nowMs / 1000).toString();
+}
+
+/** Builds the Authorization header for one request. `canonicalUrl` is path + query exactly as sent. */
+export function buildAuthorization(
+  key: MerchantSigningKey,
+  method: string,
+  canonicalUrl: string,
+  body: string,
+  timestamp: string = unixSeconds(),
+  nonce: string = newNonce(),
+): string {
+  const signature = signMessage(key.privateKey, requestSignMessage(method, canonicalUrl, timestamp, nonce, body));
+  return (
+    `${AUTH_SCHEMA} mchid="${key.mchid}",nonce_str="${nonce}",timestamp="${timestamp}",` +
+    `serial_no="${key.serialNo}",signature="${signature}"`
+  );
+}
+
+/**
+ * Parses an Authorization header (server side: the sandbox). The five pairs may come in any order;
+ * returns undefined when the schema is wrong, a pair is malformed or missing, or one is repeated.
+ */
+export function parseAuthorization(header: string): AuthorizationParams | undefined {
+  const prefix = `${AUTH_SCHEMA} `;
+  if (!header.startsWith(prefix)) return undefined;
+  const params: Partial<Record<keyof AuthorizationParams, string>> = {};
+  const wanted = new Set<string>(['mchid', 'nonce_str', 'timestamp', 'serial_no', 'signature']);
+  for (const pair of header.slice(prefix.length).split(',')) {
+    const match = /^\s*([a-z_]+)="([^"]*)"\s*$/.exec(pair);
+    if (!match) return undefined;
+    const [, name, value] = match as unknown as [string, keyof AuthorizationParams, string];
+    if (!wanted.has(name) || params[name] !== undefined) return undefined;
+    params[name] = value;
+  }
+  if (Object.keys(params).length !== wanted.size) return undefined;
+  return params as AuthorizationParams;
+}
