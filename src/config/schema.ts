@@ -1,0 +1,113 @@
+import { z } from 'zod';
+
+/**
+ * The shape of temporal.yaml. Every object is strict (an unknown key is an error, so a typo never silently
+ * falls back to a default). Secrets are never accepted inline: only paths to files, or environment variables.
+ */
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().positive();
+const httpUrl = z
+  .string()
+  .url('must be a URL')
+  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
+
+const TlsSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    serverName: nonEmpty.optional(),
+    serverRootCaCertFile: nonEmpty.optional(),
+    clientCertFile: nonEmpty.optional(),
+    clientKeyFile: nonEmpty.optional(),
+  })
+  .strict()
+  .refine((t) => !t.clientCertFile === !t.clientKeyFile, {
+    message: 'clientCertFile and clientKeyFile go together',
+    path: ['clientKeyFile'],
+  });
+
+export const TemporalSectionSchema = z
+  .object({
+    /** host:port of a cluster or Temporal Cloud; absent means the embedded dev server. */
+    address: nonEmpty.optional(),
+    namespace: nonEmpty.default('default'),
+    taskQueue: nonEmpty.default('credit-repayment'),
+    /** Its own queue, so that the 100 calls/s limit of the compensation query is enforced by the server. */
+    compensationTaskQueue: nonEmpty.default('credit-repayment-compensation'),
+    /** Profile of the Temporal client config file (TEMPORAL_CONFIG_FILE), as the `temporal` CLI uses it. */
+    profile: nonEmpty.optional(),
+    apiKeyFile: nonEmpty.optional(),
+    tls: TlsSchema.optional(),
+    devServer: z
+      .object({
+        port: port.default(7233),
+        uiPort: port.default(8233),
+        dbFile: nonEmpty.default('.temporal/dev-server.db'),
+      })
+      .strict()
+      .default({ port: 7233, uiPort: 8233, dbFile: '.temporal/dev-server.db' }),
+  })
+  .strict();
+
+const VerificationKeySchema = z
+  .object({
+    /** WeChat Pay public key id (PUB_KEY_ID_…) or platform certificate serial. */
+    id: nonEmpty,
+    /** PEM: WeChat Pay public key or platform certificate. */
+    publicKeyFile: nonEmpty,
+  })
+  .strict();
+
+export const WechatPaySectionSchema = z
+  .object({
+    mchid: z.string().regex(/^\d{1,32}$/, 'must be digits').optional(),
+    merchantSerialNo: z.string().regex(/^[0-9A-Fa-f]{8,64}$/, 'must be the hex serial of the merchant API certificate').optional(),
+    /** apiclient_key.pem (PKCS#8 or PKCS#1). */
+    privateKeyFile: nonEmpty.optional(),
+    /** Several keys at once during a rotation. */
+    verificationKeys: z.array(VerificationKeySchema).min(1, 'needs at least one key').optional(),
+    baseUrls: z
+      .object({
+        primary: httpUrl.default('https://api.mch.weixin.qq.com'),
+        backup: httpUrl.optional().default('https://api2.mch.weixin.qq.com'),
+      })
+      .strict()
+      .default({ primary: 'https://api.mch.weixin.qq.com', backup: 'https://api2.mch.weixin.qq.com' }),
+    timeoutMs: positiveInt.default(10_000),
+    failbackAfterMs: positiveInt.default(60_000),
+  })
+  .strict();
+
+export const SandboxSectionSchema = z
+  .object({
+    port: port.default(0),
+    backupPort: port.default(0),
+    dataDir: nonEmpty.default('.sandbox'),
+  })
+  .strict();
+
+export const WorkerSectionSchema = z
+  .object({
+    /** Prometheus scrape endpoint of the Temporal runtime; 0 disables it. */
+    metricsPort: port.default(9464),
+    maxConcurrentActivityTaskExecutions: positiveInt.default(200),
+    maxConcurrentWorkflowTaskExecutions: positiveInt.default(40),
+    /** Server-side limit across all workers of the compensation queue (WeChat Pay allows 100/s per merchant). */
+    compensationActivitiesPerSecond: z.number().positive().max(100).default(100),
+    logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  })
+  .strict();
+
+export const ConfigFileSchema = z
+  .object({
+    temporal: TemporalSectionSchema.default(TemporalSectionSchema.parse({})),
+    wechatpay: WechatPaySectionSchema.default(WechatPaySectionSchema.parse({})),
+    sandbox: SandboxSectionSchema.default(SandboxSectionSchema.parse({})),
+    worker: WorkerSectionSchema.default(WorkerSectionSchema.parse({})),
+    /** Defaults of the lifecycle policy (each plan may override them); validated by the domain's policy schema. */
+    lifecycle: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof ConfigFileSchema>;

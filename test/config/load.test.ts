@@ -1,0 +1,125 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/load';
+
+/** An environment without the machine's TEMPORAL_* / WECHATPAY_* variables or client config file. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { TEMPORAL_CONFIG_FILE: join(dir, 'no-such.toml'), ...extra };
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'config-'));
+});
+
+function write(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+function loadError(text: string): ConfigError {
+  const file = write('temporal.yaml', text);
+  try {
+    loadConfig({ file, env: cleanEnv() });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected loadConfig to fail');
+}
+
+describe('loadConfig', () => {
+  it('uses the embedded dev server and the sandbox when nothing is configured, and says so', () => {
+    const cfg = loadConfig({ cwd: dir, env: cleanEnv() });
+    expect(cfg.file).toBeUndefined();
+    expect(cfg.temporal.mode).toBe('embedded');
+    expect(cfg.temporal.connection.address).toBe('127.0.0.1:7233');
+    expect(cfg.wechatpay.mode).toBe('sandbox');
+    expect(cfg.choices.join('\n')).toMatch(/embedded dev server/);
+    expect(cfg.choices.join('\n')).toMatch(/local sandbox/);
+  });
+
+  it('reads the committed temporal.yaml', () => {
+    const cfg = loadConfig({ file: join(__dirname, '../../temporal.yaml'), env: cleanEnv() });
+    expect(cfg.temporal.taskQueue).toBe('credit-repayment');
+    expect(cfg.temporal.mode).toBe('embedded');
+  });
+
+  it('names the key of a wrong type', () => {
+    const err = loadError('wechatpay:\n  timeoutMs: "fast"\n');
+    expect(err.key).toBe('wechatpay.timeoutMs');
+    expect(err.message).toContain('wechatpay.timeoutMs');
+  });
+
+  it('names an unknown key', () => {
+    const err = loadError('temporal:\n  adress: localhost:7233\n');
+    expect(err.key).toBe('temporal.adress');
+    expect(err.rule).toBe('unknown key');
+  });
+
+  it('names a missing required key', () => {
+    const err = loadError('wechatpay:\n  verificationKeys:\n    - publicKeyFile: wxp_pub.pem\n');
+    expect(err.key).toBe('wechatpay.verificationKeys[0].id');
+  });
+
+  it('names the missing merchant credential when only some are given', () => {
+    const err = loadError('wechatpay:\n  mchid: "1900000001"\n');
+    expect(err.key).toBe('wechatpay.merchantSerialNo');
+  });
+
+  it('rejects a secret written inline', () => {
+    const err = loadError('temporal:\n  apiKey: abc\n');
+    expect(err.key).toBe('temporal.apiKey');
+  });
+
+  it('rejects invalid YAML with a position', () => {
+    const err = loadError('temporal: [\n');
+    expect(err.key).toMatch(/^line \d+:\d+$/);
+  });
+
+  it('lets TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE override the file, and reads the API key from a file', () => {
+    write('key.txt', 'secret-key\n');
+    const file = write('temporal.yaml', 'temporal:\n  address: yaml-host:7233\n  namespace: yaml-ns\n  apiKeyFile: key.txt\n');
+    const fromYaml = loadConfig({ file, env: cleanEnv() });
+    expect(fromYaml.temporal.mode).toBe('external');
+    expect(fromYaml.temporal.connection.address).toBe('yaml-host:7233');
+    expect(fromYaml.temporal.connection.apiKey).toBe('secret-key');
+    expect(fromYaml.temporal.connection.tls).toBe(true);
+    expect(fromYaml.choices.join('\n')).not.toContain('secret-key');
+
+    const fromEnv = loadConfig({ file, env: cleanEnv({ TEMPORAL_ADDRESS: 'env-host:7233', TEMPORAL_NAMESPACE: 'env-ns' }) });
+    expect(fromEnv.temporal.connection.address).toBe('env-host:7233');
+    expect(fromEnv.temporal.namespace).toBe('env-ns');
+  });
+
+  it('resolves merchant credentials relative to the file and checks that the files exist', () => {
+    write('apiclient_key.pem', 'x');
+    write('wxp_pub.pem', 'x');
+    const file = write(
+      'temporal.yaml',
+      [
+        'wechatpay:',
+        '  mchid: "1900000001"',
+        '  merchantSerialNo: 5157F09EFDC096DE15EBE81A47057A7232F1B8E1',
+        '  privateKeyFile: apiclient_key.pem',
+        '  verificationKeys:',
+        '    - id: PUB_KEY_ID_01',
+        '      publicKeyFile: wxp_pub.pem',
+        '    - id: PUB_KEY_ID_02',
+        '      publicKeyFile: missing.pem',
+      ].join('\n'),
+    );
+    try {
+      loadConfig({ file, env: cleanEnv() });
+      throw new Error('expected failure');
+    } catch (err) {
+      expect((err as ConfigError).key).toBe('wechatpay.verificationKeys[1].publicKeyFile');
+    }
+    write('missing.pem', 'x');
+    const cfg = loadConfig({ file, env: cleanEnv() });
+    expect(cfg.wechatpay.mode).toBe('merchant');
+    expect(cfg.wechatpay.merchant?.privateKeyFile).toBe(join(dir, 'apiclient_key.pem'));
+  });
+});
