@@ -8,6 +8,7 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },
   globalSetup: '<rootDir>/test/harness/globalSetup.ts',
+  reporters: ['default', '<rootDir>/test/harness/summaryReporter.js'],
   testTimeout: 60_000,
   slowTestThreshold: 30,
 };

@@ -155,7 +155,9 @@ function resolveTemporal(
     devServer,
   };
   if (!address) {
-    choices.push(`temporal: embedded dev server on 127.0.0.1:${devServer.port} (no temporal.address or TEMPORAL_ADDRESS)`);
+    choices.push(
+      `temporal: embedded dev server on 127.0.0.1:${devServer.port} (no temporal.address or TEMPORAL_ADDRESS)`,
+    );
     return { mode: 'embedded', connection: { address: `127.0.0.1:${devServer.port}` }, ...common };
   }
 
@@ -223,7 +225,11 @@ function resolveWechatPay(
   }
   const missing = Object.entries(merchant).find(([, v]) => v === undefined);
   if (missing) {
-    throw new ConfigError(`wechatpay.${missing[0]}`, `required once any merchant credential is configured (${given.map(([k]) => k).join(', ')} given)`, file);
+    throw new ConfigError(
+      `wechatpay.${missing[0]}`,
+      `required once any merchant credential is configured (${given.map(([k]) => k).join(', ')} given)`,
+      file,
+    );
   }
   const m = merchant as MerchantConfig;
   const resolved: MerchantConfig = {
@@ -233,7 +239,9 @@ function resolveWechatPay(
   };
   for (const [key, p] of [
     ['wechatpay.privateKeyFile', resolved.privateKeyFile] as const,
-    ...resolved.verificationKeys.map((k, i) => [`wechatpay.verificationKeys[${i}].publicKeyFile`, k.publicKeyFile] as const),
+    ...resolved.verificationKeys.map(
+      (k, i) => [`wechatpay.verificationKeys[${i}].publicKeyFile`, k.publicKeyFile] as const,
+    ),
   ]) {
     if (!existsSync(p)) throw new ConfigError(key, `file ${p} does not exist`, file);
   }

@@ -61,8 +61,14 @@ const VerificationKeySchema = z
 
 export const WechatPaySectionSchema = z
   .object({
-    mchid: z.string().regex(/^\d{1,32}$/, 'must be digits').optional(),
-    merchantSerialNo: z.string().regex(/^[0-9A-Fa-f]{8,64}$/, 'must be the hex serial of the merchant API certificate').optional(),
+    mchid: z
+      .string()
+      .regex(/^\d{1,32}$/, 'must be digits')
+      .optional(),
+    merchantSerialNo: z
+      .string()
+      .regex(/^[0-9A-Fa-f]{8,64}$/, 'must be the hex serial of the merchant API certificate')
+      .optional(),
     /** apiclient_key.pem (PKCS#8 or PKCS#1). */
     privateKeyFile: nonEmpty.optional(),
     /** Several keys at once during a rotation. */

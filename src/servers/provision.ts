@@ -46,7 +46,9 @@ export async function resolveTemporalCli(options: ProvisionOptions = {}): Promis
   const scratch = join(cacheDir(env), 'bin.partial');
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true });
-  progress(`Building the Temporal CLI (${TEMPORAL_CLI_MODULE}) with go install; about 5 minutes on 2 cores the first time.`);
+  progress(
+    `Building the Temporal CLI (${TEMPORAL_CLI_MODULE}) with go install; about 5 minutes on 2 cores the first time.`,
+  );
   await runWithProgress('go', ['install', TEMPORAL_CLI_MODULE], { ...env, GOBIN: scratch }, progress, 'temporal CLI');
   mkdirSync(join(cacheDir(env), 'bin'), { recursive: true });
   renameSync(join(scratch, 'temporal'), cached);
@@ -72,7 +74,15 @@ export async function resolveTestServer(options: ProvisionOptions = {}): Promise
   progress('Fetching the Temporal time-skipping test server (io.temporal:temporal-test-server) with Maven.');
   await runWithProgress(
     'mvn',
-    ['-B', '-q', '-f', join(projectRoot(), TEST_SERVER_POM), 'dependency:copy-dependencies', `-DoutputDirectory=${scratch}`, '-DincludeScope=runtime'],
+    [
+      '-B',
+      '-q',
+      '-f',
+      join(projectRoot(), TEST_SERVER_POM),
+      'dependency:copy-dependencies',
+      `-DoutputDirectory=${scratch}`,
+      '-DincludeScope=runtime',
+    ],
     env,
     progress,
     'test server',
@@ -80,7 +90,9 @@ export async function resolveTestServer(options: ProvisionOptions = {}): Promise
   rmSync(join(dir, 'lib'), { recursive: true, force: true });
   renameSync(scratch, join(dir, 'lib'));
   // The SDK starts the executable with the port as its only argument, which is TestServer's CLI.
-  writeFileSync(wrapper, `#!/bin/sh\nexec java -cp '${join(dir, 'lib')}/*' ${TEST_SERVER_MAIN_CLASS} "$@"\n`, { mode: 0o755 });
+  writeFileSync(wrapper, `#!/bin/sh\nexec java -cp '${join(dir, 'lib')}/*' ${TEST_SERVER_MAIN_CLASS} "$@"\n`, {
+    mode: 0o755,
+  });
   progress(`Time-skipping test server ready: ${wrapper}`);
   return { type: 'existing-path', path: wrapper };
 }
@@ -127,7 +139,13 @@ function hasJars(dir: string): boolean {
 }
 
 /** Runs a build, forwarding its output and printing a heartbeat so a long first build never looks hung. */
-function runWithProgress(cmd: string, args: string[], env: NodeJS.ProcessEnv, progress: Progress, what: string): Promise<void> {
+function runWithProgress(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  progress: Progress,
+  what: string,
+): Promise<void> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -81,7 +81,10 @@ describe('loadConfig', () => {
 
   it('lets TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE override the file, and reads the API key from a file', () => {
     write('key.txt', 'secret-key\n');
-    const file = write('temporal.yaml', 'temporal:\n  address: yaml-host:7233\n  namespace: yaml-ns\n  apiKeyFile: key.txt\n');
+    const file = write(
+      'temporal.yaml',
+      'temporal:\n  address: yaml-host:7233\n  namespace: yaml-ns\n  apiKeyFile: key.txt\n',
+    );
     const fromYaml = loadConfig({ file, env: cleanEnv() });
     expect(fromYaml.temporal.mode).toBe('external');
     expect(fromYaml.temporal.connection.address).toBe('yaml-host:7233');
@@ -89,7 +92,10 @@ describe('loadConfig', () => {
     expect(fromYaml.temporal.connection.tls).toBe(true);
     expect(fromYaml.choices.join('\n')).not.toContain('secret-key');
 
-    const fromEnv = loadConfig({ file, env: cleanEnv({ TEMPORAL_ADDRESS: 'env-host:7233', TEMPORAL_NAMESPACE: 'env-ns' }) });
+    const fromEnv = loadConfig({
+      file,
+      env: cleanEnv({ TEMPORAL_ADDRESS: 'env-host:7233', TEMPORAL_NAMESPACE: 'env-ns' }),
+    });
     expect(fromEnv.temporal.connection.address).toBe('env-host:7233');
     expect(fromEnv.temporal.namespace).toBe('env-ns');
   });

@@ -91,7 +91,10 @@ describe('dev server (temporal CLI)', () => {
         'json',
       ]);
       const described = JSON.parse(stdout) as {
-        workflowExecutionInfo: { type: { name: string }; searchAttributes?: { indexedFields?: Record<string, unknown> } };
+        workflowExecutionInfo: {
+          type: { name: string };
+          searchAttributes?: { indexedFields?: Record<string, unknown> };
+        };
       };
       expect(described.workflowExecutionInfo.type.name).toBe('tagged');
       const fields = described.workflowExecutionInfo.searchAttributes?.indexedFields ?? {};
