@@ -1,5 +1,5 @@
 import type { Connection } from '@temporalio/client';
-import { encodeSearchAttributeIndexedValueType } from '@temporalio/common';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { SEARCH_ATTRIBUTES } from '../domain/searchAttributes';
 
 const grpcStatus = { UNIMPLEMENTED: 12 } as const;
