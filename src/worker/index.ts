@@ -1,0 +1,64 @@
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import type { RepaymentActivities } from '../activities';
+
+/**
+ * The two workers of the repayment service, shared by the tests and the real entry point:
+ * - main: both workflows and every activity except the compensation-bill query;
+ * - compensation: only the compensation-bill query, on its own task queue whose server-side rate limit
+ *   (maxTaskQueueActivitiesPerSecond) holds the API's 100 calls/s across all worker processes, not per process.
+ */
+
+export const COMPENSATION_CALLS_PER_SECOND = 100;
+
+export interface WorkerLimits {
+  maxConcurrentActivityTaskExecutions?: number;
+  maxConcurrentWorkflowTaskExecutions?: number;
+  /** Server-side limit of the compensation queue, for all workers together (default 100/s, the API's limit). */
+  compensationActivitiesPerSecond?: number;
+}
+
+export interface CreateWorkersOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue: string;
+  compensationTaskQueue: string;
+  activities: RepaymentActivities;
+  /** A prebuilt bundle (tests bundle once per file); otherwise workflowsPath, defaulting to src/workflows. */
+  workflowBundle?: WorkflowBundleOption;
+  workflowsPath?: string;
+  limits?: WorkerLimits;
+}
+
+/** [main, compensation]. */
+export async function createWorkers(options: CreateWorkersOptions): Promise<[Worker, Worker]> {
+  const { queryCompensationBill, ...mainActivities } = options.activities;
+  const limits = options.limits ?? {};
+  const common = { connection: options.connection, namespace: options.namespace ?? 'default' };
+  const workflows = options.workflowBundle
+    ? { workflowBundle: options.workflowBundle }
+    : { workflowsPath: options.workflowsPath ?? require.resolve('../workflows') };
+  const main = await Worker.create({
+    ...common,
+    ...workflows,
+    taskQueue: options.taskQueue,
+    activities: mainActivities,
+    ...(limits.maxConcurrentActivityTaskExecutions
+      ? { maxConcurrentActivityTaskExecutions: limits.maxConcurrentActivityTaskExecutions }
+      : {}),
+    ...(limits.maxConcurrentWorkflowTaskExecutions
+      ? { maxConcurrentWorkflowTaskExecutions: limits.maxConcurrentWorkflowTaskExecutions }
+      : {}),
+  });
+  const compensation = await Worker.create({
+    ...common,
+    taskQueue: options.compensationTaskQueue,
+    activities: { queryCompensationBill },
+    maxTaskQueueActivitiesPerSecond: limits.compensationActivitiesPerSecond ?? COMPENSATION_CALLS_PER_SECOND,
+  });
+  return [main, compensation];
+}
+
+/** Runs every worker until `until` settles, then shuts them all down (tests). */
+export function runWorkersUntil<T>(workers: readonly Worker[], until: Promise<T>): Promise<T> {
+  return workers.reduce<Promise<T>>((inner, worker) => worker.runUntil(inner), until);
+}

@@ -1,0 +1,58 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PlanModificationInput } from '../domain/modification';
+import type { RepaymentPlanInput } from '../domain/plan';
+import type { PartialLifecyclePolicy } from '../domain/policy';
+import type { CancelRequest, CompensationBillReported, ContractSigned, RepaymentResultSignal } from '../domain/signals';
+import type { CarriedState, CompensationBillState, LifecycleStatus } from '../domain/status';
+
+/**
+ * The lifecycle's messages: what the lender's client and the operator may send and ask.
+ * Importable from Node (the client) as well as from workflow code.
+ */
+
+export interface LifecycleInput {
+  plan: RepaymentPlanInput;
+  /** Overrides of the default policy (e.g. temporal.yaml's `lifecycle:`); the plan's own `policy` wins over these. */
+  policy?: PartialLifecyclePolicy;
+  /** Set by continue-as-new only: the previous run's state. Its installments replace the plan's. */
+  carried?: CarriedState;
+  /** The task queue of the compensation-bill query activity (rate-limited); defaults to `repayment-compensation`. */
+  compensationTaskQueue?: string;
+}
+
+/** Failure type of a start whose plan breaks a rule (non-retryable; nothing was called). */
+export const INVALID_PLAN = 'InvalidPlan';
+/** Failure type of a rejected modifyPlan update. */
+export const INVALID_MODIFICATION = 'InvalidModification';
+
+export const contractSignedSignal = defineSignal<[ContractSigned]>('contractSigned');
+export const repaymentResultSignal = defineSignal<[RepaymentResultSignal]>('repaymentResult');
+export const compensationBillReportedSignal = defineSignal<[CompensationBillReported]>('compensationBillReported');
+export const cancelSignal = defineSignal<[CancelRequest]>('cancel');
+
+export const statusQuery = defineQuery<LifecycleStatus>('status');
+
+/** Adds or reschedules installments; the validator rejects bad input before it enters history. */
+export const modifyPlanUpdate = defineUpdate<LifecycleStatus, [PlanModificationInput]>('modifyPlan');
+
+/** What the compensation-bill tracker reports to the lifecycle when the bill reaches a final state. */
+export interface CompensationBillOutcome {
+  outBillNo: string;
+  state: Exclude<CompensationBillState, 'REPORTED' | 'TRACKING'>;
+  amount?: string;
+  closeReason?: string;
+  /** Why tracking stopped without a final state (QUERY_FAILED). */
+  error?: string;
+  at: string;
+}
+export const compensationBillFinishedSignal = defineSignal<[CompensationBillOutcome]>('compensationBillFinished');
+
+export interface CompensationBillTrackerInput {
+  outBillNo: string;
+  parentWorkflowId: string;
+  activityTaskQueue: string;
+  pollIntervalSeconds: number;
+  notFoundHours: number;
+  /** Kept across the tracker's own continue-as-new. */
+  startedAt?: string;
+}

@@ -1,0 +1,257 @@
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import type {
+  CompensationActivities,
+  MainQueueActivities,
+  ScheduleRequest,
+  ScheduledRecord,
+} from '../../src/activities';
+import { addDays, shanghaiDateOf, shanghaiMidnight } from '../../src/domain/calendar';
+import { workflowIdFor } from '../../src/domain/plan';
+import type { PartialLifecyclePolicy } from '../../src/domain/policy';
+import { RepaymentPhase } from '../../src/domain/searchAttributes';
+import type { LifecycleStatus } from '../../src/domain/status';
+import { runWorkersUntil } from '../../src/worker';
+import { repaymentLifecycle } from '../../src/workflows';
+import {
+  cancelSignal,
+  compensationBillReportedSignal,
+  modifyPlanUpdate,
+  repaymentResultSignal,
+  statusQuery,
+} from '../../src/workflows/definitions';
+import { createTimeSkippingEnv } from '../harness/temporal';
+import { maybeRecordHistory } from './recordHistory';
+
+/**
+ * The workflow's own logic on the time-skipping server, with in-memory activities (Temporal's usual way to test
+ * workflow code in isolation): fast, and independent of HTTP. The sandbox-backed files test the whole stack.
+ */
+
+type Handle = WorkflowHandle<typeof repaymentLifecycle>;
+
+const records = new Map<string, ScheduledRecord>();
+const calls: string[] = [];
+const bills = new Map<string, string>();
+let createFailure: ApplicationFailure | undefined;
+
+const activities: MainQueueActivities = {
+  async createScheduleRecord(request: ScheduleRequest) {
+    calls.push(`create:${request.item.outRecordId}`);
+    if (createFailure) throw createFailure;
+    const record = { ...request.item, contractId: request.contractId };
+    records.set(request.item.outRecordId, record);
+    return record;
+  },
+  async queryScheduleRecord(request) {
+    calls.push(`query:${request.outRecordId}`);
+    const record = records.get(request.outRecordId);
+    return record ? { found: true, record } : { found: false };
+  },
+  async querySigning() {
+    calls.push('signing');
+    return { found: true, authState: 'UNAUTHORIZED' };
+  },
+  async terminateContract(request) {
+    calls.push(`terminate:${request.outContractCode}`);
+    return {};
+  },
+};
+const compensationActivities: CompensationActivities = {
+  async queryCompensationBill({ outBillNo }) {
+    calls.push(`bill:${outBillNo}`);
+    return { found: true, state: bills.get(outBillNo) ?? 'ACCEPTED', amount: '500', billId: `B${outBillNo}` };
+  },
+};
+
+let env: TestWorkflowEnvironment;
+let stopWorkers: () => void;
+let workersDone: Promise<void>;
+
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') });
+  const main = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: 'logic',
+    workflowBundle,
+    activities,
+  });
+  const compensation = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: 'logic-compensation',
+    activities: compensationActivities,
+  });
+  workersDone = runWorkersUntil([main, compensation], new Promise<void>((resolve) => (stopWorkers = resolve)));
+}, 120_000);
+
+afterAll(async () => {
+  stopWorkers?.();
+  await workersDone;
+  await env?.teardown();
+}, 60_000);
+
+async function start(
+  code: string,
+  count: number,
+  mode: 'poll' | 'signal' | 'none' = 'none',
+  policy?: PartialLifecyclePolicy,
+): Promise<Handle> {
+  const today = shanghaiDateOf(await env.currentTimeMs());
+  const installments = Array.from({ length: count }, (_, i) => ({
+    repaymentAmount: '100000',
+    minRepaymentAmount: '5000',
+    repaymentDate: addDays(today, 20 + 30 * i),
+  }));
+  return env.client.workflow.start(repaymentLifecycle, {
+    taskQueue: 'logic',
+    workflowId: workflowIdFor(code),
+    args: [
+      {
+        plan: {
+          outContractCode: code,
+          contractId: `WXC${code}`,
+          appid: 'wxapp',
+          openid: 'oSecretOpenid',
+          signature: { mode },
+          installments,
+        },
+        compensationTaskQueue: 'logic-compensation',
+        ...(policy ? { policy } : {}),
+      },
+    ],
+  });
+}
+
+/** Reports SUCCESS for each DUE installment, skipping time straight to the next repayment date. */
+async function lender(handle: Handle): Promise<LifecycleStatus> {
+  for (let step = 0; step < 1000; step++) {
+    const status = await handle.query(statusQuery);
+    if (['COMPLETED', 'TERMINATED', 'CANCELLED'].includes(status.phase)) return status;
+    const due = status.installments.filter((i) => i.state === 'DUE');
+    for (const record of due)
+      await handle.signal(repaymentResultSignal, { outRecordId: record.outRecordId, outcome: 'SUCCESS' });
+    if (due.length > 0) {
+      await env.sleep('1 minute');
+      continue;
+    }
+    const open = status.installments
+      .filter((i) => i.state !== 'SETTLED' && i.state !== 'FAILED')
+      .map((i) => i.repaymentDate)
+      .sort();
+    const now = await env.currentTimeMs();
+    await env.sleep(Math.max(60_000, shanghaiMidnight(open[0]!) + 3_600_000 - now));
+  }
+  throw new Error('lender ran out of steps');
+}
+
+async function untilScheduled(handle: Handle): Promise<LifecycleStatus> {
+  for (let i = 0; i < 60; i++) {
+    const status = await handle.query(statusQuery);
+    if (status.installments[0]!.state !== 'WAITING') return status;
+    await env.sleep('1 day');
+  }
+  throw new Error('never scheduled');
+}
+
+const count = (prefix: string) => calls.filter((c) => c.startsWith(prefix)).length;
+
+it('completes 12 installments: each scheduled once in its window, polled, settled', async () => {
+  const handle = await start('LOGIC12', 12);
+  const status = await lender(handle);
+  expect(status.phase).toBe('COMPLETED');
+  expect(status.installments.every((i) => i.state === 'SETTLED' && i.lastPollResult === 'MATCHES')).toBe(true);
+  for (const record of status.installments) {
+    expect(count(`create:${record.outRecordId}`)).toBe(1);
+    // Scheduled inside the window: 1..14 days before the repayment date (Asia/Shanghai).
+    const lead = shanghaiMidnight(record.repaymentDate) - Date.parse(record.scheduledAt!);
+    expect(lead).toBeGreaterThan(0);
+    expect(lead).toBeLessThanOrEqual(14 * 86_400_000);
+  }
+  expect(count('terminate:LOGIC12')).toBe(0);
+  expect((await handle.describe()).typedSearchAttributes.get(RepaymentPhase)).toBe('COMPLETED');
+  const history = await handle.fetchHistory();
+  console.log(`12-installment lifecycle (in-memory activities): ${history.events?.length} history events`);
+  await maybeRecordHistory(handle);
+}, 120_000);
+
+it('terminates once when a scheduled record vanishes', async () => {
+  const handle = await start('LOGICGONE', 2);
+  const status = await untilScheduled(handle);
+  records.delete(status.installments[0]!.outRecordId);
+  await env.sleep('2 days');
+  const result = await handle.result();
+  expect(result.phase).toBe('TERMINATED');
+  expect(result.failureReason).toMatch(/vanished/);
+  expect(result.termination?.remark).toMatch(/^Repayment lifecycle failed: installment .* vanished/);
+  expect(count('terminate:LOGICGONE')).toBe(1);
+  await maybeRecordHistory(handle);
+});
+
+it('terminates once on a non-retryable create answer', async () => {
+  createFailure = ApplicationFailure.create({
+    type: 'PARAM_ERROR',
+    message: 'min_repayment_amount too low',
+    nonRetryable: true,
+  });
+  try {
+    const handle = await start('LOGICPARAM', 1);
+    const result = await handle.result();
+    expect(result.phase).toBe('TERMINATED');
+    expect(result.failureReason).toMatch(/schedule failed: PARAM_ERROR/);
+    expect(count('terminate:LOGICPARAM')).toBe(1);
+  } finally {
+    createFailure = undefined;
+  }
+});
+
+it('terminates an unsigned contract at the signing deadline; the contract is not authorized: already terminated', async () => {
+  const handle = await start('LOGICSIGN', 1, 'poll', { signingPollIntervalSeconds: 3600 });
+  await env.sleep('73 hours');
+  const result = await handle.result();
+  expect(result.phase).toBe('TERMINATED');
+  expect(result.failureReason).toBe('contract not signed within 72 hours');
+  expect(count('create:')).toBeGreaterThan(0); // other tests
+  expect(count('terminate:LOGICSIGN')).toBe(1);
+});
+
+it('validates updates before they enter history, tracks a compensation bill, and cancels', async () => {
+  const handle = await start('LOGICUPD', 2);
+  await expect(
+    handle.executeUpdate(modifyPlanUpdate, {
+      args: [{ add: [{ repaymentAmount: '-1', minRepaymentAmount: '1', repaymentDate: '2099-01-01' }] }],
+    }),
+  ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+  const events = (await handle.fetchHistory()).events ?? [];
+  expect(events.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toBe(false);
+  const changed = await handle.executeUpdate(modifyPlanUpdate, {
+    args: [{ add: [{ repaymentAmount: '100', minRepaymentAmount: '5', repaymentDate: '2099-01-01' }] }],
+  });
+  expect(changed.installments).toHaveLength(3);
+
+  await handle.signal(compensationBillReportedSignal, { outBillNo: 'LOGICBILL1' });
+  await env.sleep('20 minutes');
+  expect((await handle.query(statusQuery)).compensationBills[0]?.state).toBe('TRACKING');
+  bills.set('LOGICBILL1', 'SUCCESS');
+  await env.sleep('20 minutes');
+  expect((await handle.query(statusQuery)).compensationBills[0]).toMatchObject({ state: 'SUCCESS', amount: '500' });
+
+  await handle.signal(cancelSignal, { reason: 'loan repaid offline' });
+  const result = await handle.result();
+  expect(result).toMatchObject({ phase: 'CANCELLED', cancelReason: 'loan repaid offline' });
+  expect(count('terminate:LOGICUPD')).toBe(1);
+  await expect(handle.executeUpdate(modifyPlanUpdate, { args: [{ add: [] }] })).rejects.toThrow();
+  await maybeRecordHistory(handle);
+});
+
+it('continues a 36-installment contract as new and completes', async () => {
+  const handle = await start('LOGIC36', 36, 'none', { continueAsNewAfterEvents: 600, pollIntervalHours: 72 });
+  const status = await lender(handle);
+  expect(status.phase).toBe('COMPLETED');
+  expect(status.continuedAsNewCount).toBeGreaterThanOrEqual(1);
+  expect(status.installments.filter((i) => i.state === 'SETTLED')).toHaveLength(36);
+  const creates = status.installments.map((r) => count(`create:${r.outRecordId}`));
+  expect(creates).toEqual(Array(36).fill(1));
+}, 120_000);
