@@ -17,7 +17,7 @@ export function isRetryableStatus(httpStatus: number): boolean {
 
 /** An error answer (non-2xx) from WeChat Pay, with the fields of its JSON error body. */
 export class WechatPayApiError extends WechatPayError {
-  override readonly name = 'WechatPayApiError';
+  override readonly name: string = 'WechatPayApiError';
   readonly code: string;
   readonly httpStatus: number;
   readonly retryable: boolean;
@@ -37,6 +37,19 @@ export class WechatPayApiError extends WechatPayError {
     this.detail = init.detail;
     this.requestId = init.requestId;
     this.retryable = isRetryableStatus(init.httpStatus);
+  }
+}
+
+/**
+ * A verified 2xx answer that is not what the endpoint documents (not JSON, a required field missing).
+ * It did come from WeChat Pay, so for a call that changes state the outcome is unknown: callers
+ * reconcile by querying rather than retrying blindly. Code `UNEXPECTED_ANSWER`, not retryable.
+ */
+export class WechatPayUnexpectedAnswerError extends WechatPayApiError {
+  override readonly name: string = 'WechatPayUnexpectedAnswerError';
+
+  constructor(init: { httpStatus: number; message: string; requestId?: string }) {
+    super({ ...init, code: 'UNEXPECTED_ANSWER' });
   }
 }
 

@@ -1,0 +1,15 @@
+import { WechatPayHttpClient, type WechatPayClientOptions } from './http';
+
+/** The public surface of the WeChat Pay APIv3 client. */
+
+export * from './api';
+export * from './errors';
+export * from './http';
+export * from './keys';
+export * from './signer';
+export * from './validation';
+export * from './verifier';
+
+export function createWechatPayClient(options: WechatPayClientOptions): WechatPayHttpClient {
+  return new WechatPayHttpClient(options);
+}
