@@ -1,0 +1,160 @@
+import type { KeyObject } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { RequestAuthenticator } from './auth';
+import { SandboxControl } from './control';
+import { FaultQueue } from './faults';
+import { SandboxKeys } from './keys';
+import { SlidingWindowLimiter } from './rateLimiter';
+import { RequestLog } from './requestLog';
+import { SandboxServer } from './server';
+import { SandboxStore } from './store';
+
+/**
+ * A local WeChat Pay APIv3 for the five endpoints of this project: real HTTP on loopback, real RSA signatures,
+ * state, WeChat's error codes, fault injection and a control API. Used by `npm start` (no merchant account
+ * needed), `npm run sandbox` and the tests.
+ */
+
+export interface SandboxOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (ephemeral). */
+  primaryPort?: number;
+  /** Default 0 (ephemeral). */
+  backupPort?: number;
+  /** Keys and state; default `.sandbox` under process.cwd(). Keys are generated on first start. */
+  dataDir?: string;
+  /** Default false; when true the state is saved to `<dataDir>/state.json` on every change and loaded at start. */
+  persist?: boolean;
+  /** Default '1900000001'. */
+  mchid?: string;
+  /** Ms since epoch for business rules (schedule window, bill/contract times); default Date.now. */
+  businessClock?: () => number | Promise<number>;
+  /** Default 14; null disables the repayment_date window check. */
+  scheduleWindowDays?: number | null;
+  /** Schedule items accepted per batch-create call; default 1 (the live service's rule). */
+  maxItemsPerCall?: number;
+  /** Default 100. */
+  compensationRateLimitPerSecond?: number;
+  logger?: (line: string) => void;
+}
+
+export interface Sandbox {
+  primaryUrl: string;
+  backupUrl: string;
+  mchid: string;
+  /** The merchant key the sandbox trusts. */
+  merchant: { serialNo: string; privateKeyPath: string; privateKey: KeyObject };
+  /** The platform keys' public halves, in creation order (the first active one is the default signer). */
+  platformKeys: Array<{ id: string; publicKeyPath: string; publicKey: KeyObject }>;
+  /** The temporal.yaml `wechatpay:` section a worker needs to talk to this sandbox. */
+  configSnippet(): string;
+  control: SandboxControl;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MCHID = '1900000001';
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const mchid = options.mchid ?? DEFAULT_MCHID;
+  if (!/^\d{1,32}$/.test(mchid)) throw new Error('sandbox mchid: must be 1 to 32 digits');
+  const dataDir = resolve(options.dataDir ?? '.sandbox');
+  const keys = SandboxKeys.loadOrCreate(dataDir);
+  const store = new SandboxStore(options.persist ? join(dataDir, 'state.json') : undefined);
+  const clock = options.businessClock ?? Date.now;
+  const businessNow = async (): Promise<number> => (await clock()) + store.data.clockOffsetMs;
+  const faults = new FaultQueue();
+  const log = new RequestLog();
+  const logger = options.logger ?? (() => undefined);
+
+  const server = new SandboxServer({
+    host: options.host ?? '127.0.0.1',
+    primaryPort: options.primaryPort ?? 0,
+    backupPort: options.backupPort ?? 0,
+    authenticator: new RequestAuthenticator({
+      mchid,
+      merchantSerialNo: keys.merchant.serialNo,
+      merchantPublicKey: keys.merchant.publicKey,
+    }),
+    keys,
+    faults,
+    log,
+    compensationLimiter: new SlidingWindowLimiter(options.compensationRateLimitPerSecond ?? 100, 1000),
+    endpoints: {
+      store,
+      mchid,
+      businessNow,
+      scheduleWindowDays: options.scheduleWindowDays === undefined ? 14 : options.scheduleWindowDays,
+      maxItemsPerCall: options.maxItemsPerCall ?? 1,
+    },
+    logger,
+  });
+  const control = new SandboxControl({ mchid, store, keys, faults, log, primary: server, businessNow });
+  server.attachControl(control);
+  await server.start();
+
+  const primaryUrl = server.url('primary');
+  const backupUrl = server.url('backup');
+  const merchant = {
+    serialNo: keys.merchant.serialNo,
+    privateKeyPath: keys.merchant.privateKeyPath,
+    privateKey: keys.merchant.privateKey,
+  };
+  return {
+    primaryUrl,
+    backupUrl,
+    mchid,
+    merchant,
+    get platformKeys() {
+      return keys.platformKeys().map((k) => ({ id: k.id, publicKeyPath: k.publicKeyPath, publicKey: k.publicKey }));
+    },
+    configSnippet: () =>
+      configSnippet({
+        mchid,
+        merchantSerialNo: merchant.serialNo,
+        privateKeyFile: merchant.privateKeyPath,
+        verificationKeys: keys
+          .platformKeys()
+          .filter((k) => k.active)
+          .map((k) => ({ id: k.id, publicKeyFile: k.publicKeyPath })),
+        primaryUrl,
+        backupUrl,
+      }),
+    control,
+    close: () => server.close(),
+  };
+}
+
+interface SnippetInput {
+  mchid: string;
+  merchantSerialNo: string;
+  privateKeyFile: string;
+  verificationKeys: Array<{ id: string; publicKeyFile: string }>;
+  primaryUrl: string;
+  backupUrl: string;
+}
+
+function configSnippet(s: SnippetInput): string {
+  // JSON strings are valid YAML scalars, which keeps paths with spaces or colons safe.
+  const q = (value: string): string => JSON.stringify(value);
+  return [
+    'wechatpay:',
+    `  mchid: ${q(s.mchid)}`,
+    `  merchantSerialNo: ${q(s.merchantSerialNo)}`,
+    `  privateKeyFile: ${q(s.privateKeyFile)}`,
+    '  verificationKeys:',
+    ...s.verificationKeys.flatMap((k) => [`    - id: ${q(k.id)}`, `      publicKeyFile: ${q(k.publicKeyFile)}`]),
+    '  baseUrls:',
+    `    primary: ${q(s.primaryUrl)}`,
+    `    backup: ${q(s.backupUrl)}`,
+    '',
+  ].join('\n');
+}
+
+export { SandboxControl } from './control';
+export type { CreateBillInput, CreateContractInput, PlatformKeyInfo, RecordPatch } from './control';
+export { SandboxError } from './errors';
+export { DEFAULT_SLOW_DELAY_MS, ENDPOINTS, FAULT_KINDS } from './faults';
+export type { EndpointName, Fault, FaultInput, FaultKind } from './faults';
+export type { BillState, SandboxBill, SandboxContract, SandboxRecord } from './model';
+export type { RequestLogEntry } from './requestLog';

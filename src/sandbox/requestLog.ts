@@ -1,0 +1,40 @@
+import type { EndpointName, FaultKind } from './faults';
+
+/** What the sandbox received on /v3 (never the Authorization header), newest last, bounded in size. */
+// A type alias (not an interface) so that entries are assignable to Record<string, unknown>.
+export type RequestLogEntry = {
+  seq: number;
+  /** Real time, RFC 3339 UTC. */
+  at: string;
+  listener: 'primary' | 'backup';
+  method: string;
+  /** Path and query as received. */
+  path: string;
+  endpoint: EndpointName | 'unknown';
+  status: number;
+  fault?: FaultKind;
+  /** The parsed JSON request body (POST), when it was JSON. */
+  body?: unknown;
+};
+
+export class RequestLog {
+  private entries: RequestLogEntry[] = [];
+  private seq = 0;
+
+  constructor(private readonly maxEntries = 10_000) {}
+
+  append(entry: Omit<RequestLogEntry, 'seq' | 'at'>): RequestLogEntry {
+    const full: RequestLogEntry = { seq: ++this.seq, at: new Date().toISOString(), ...entry };
+    this.entries.push(full);
+    if (this.entries.length > this.maxEntries) this.entries.splice(0, this.entries.length - this.maxEntries);
+    return full;
+  }
+
+  list(endpoint?: string): RequestLogEntry[] {
+    return endpoint ? this.entries.filter((e) => e.endpoint === endpoint) : [...this.entries];
+  }
+
+  clear(): void {
+    this.entries = [];
+  }
+}
