@@ -23,13 +23,14 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
   return env;
 }
 
-/** A real dev server (the `temporal` CLI) on 127.0.0.1 with the project's search attributes registered. */
-export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
+/** A real dev server (the `temporal` CLI) on 127.0.0.1 with the project's search attributes registered; Web UI on `uiPort` if given. */
+export async function createDevServerEnv(options: { uiPort?: number } = {}): Promise<TestWorkflowEnvironment> {
   const executable = await resolveTemporalCli({ build: false });
   return TestWorkflowEnvironment.createLocal({
     server: {
       ...(executable ? { executable } : {}),
       ip: '127.0.0.1',
+      ...(options.uiPort ? { ui: true, uiPort: options.uiPort } : {}),
       searchAttributes: [...SEARCH_ATTRIBUTES],
       extraArgs: [...DEV_SERVER_EXTRA_ARGS],
     },

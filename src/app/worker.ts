@@ -1,0 +1,111 @@
+import { Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import type { AppConfig, MerchantConfig } from '../config/load';
+import { createActivities } from '../activities';
+import { registerSearchAttributes } from '../servers/searchAttributes';
+import { createWorkers } from '../worker';
+import type { JsonLogger } from './logger';
+import { wechatpayClientFromConfig } from './wechatpay';
+
+export interface WorkerTarget {
+  merchant: MerchantConfig;
+  baseUrls: { primary: string; backup?: string };
+}
+
+export interface RunningWorker {
+  /** Resolves when both workers have stopped (after shutdown(), or on a fatal error). */
+  done: Promise<void>;
+  /** Graceful: stop polling, let running activities finish, then resolve `done`. */
+  shutdown(): void;
+}
+
+/**
+ * Installs the Temporal runtime once per process, before anything else touches it (the embedded dev server
+ * does): structured logs through our logger, Prometheus metrics, and no signal handling of its own — the
+ * entry points stop what they started, in order.
+ */
+export function installRuntime(config: AppConfig, logger: JsonLogger): void {
+  const { metricsPort } = config.worker;
+  Runtime.install({
+    logger,
+    shutdownSignals: [],
+    telemetryOptions: metricsPort > 0 ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${metricsPort}` } } } : {},
+  });
+  if (metricsPort > 0) logger.info('Prometheus metrics', { url: `http://127.0.0.1:${metricsPort}/metrics` });
+}
+
+/**
+ * Starts the worker: the main task queue (workflows and activities) and the compensation queue (rate-limited
+ * server-side across all workers). Nothing here assumes it is the only worker: scale out by running more.
+ */
+export async function startWorker(config: AppConfig, target: WorkerTarget, logger: JsonLogger): Promise<RunningWorker> {
+  const { connection: target_, namespace } = config.temporal;
+  const connectionOptions = {
+    address: target_.address,
+    tls: target_.tls,
+    apiKey: target_.apiKey,
+    metadata: target_.metadata,
+  };
+  if (config.temporal.mode === 'external') {
+    // A cluster may not let this identity manage search attributes; the workflows still run, only less findable.
+    const admin = await Connection.connect(connectionOptions);
+    try {
+      const added = await registerSearchAttributes(admin, namespace);
+      if (added.length > 0) logger.info('Registered search attributes', { added });
+    } catch (err) {
+      logger.warn(
+        'Could not register search attributes; register them with `temporal operator search-attribute create`',
+        {
+          error: (err as Error).message,
+        },
+      );
+    } finally {
+      await admin.close();
+    }
+  }
+
+  const connection = await NativeConnection.connect(connectionOptions);
+  const wechatpay = wechatpayClientFromConfig(
+    config.wechatpay,
+    target.merchant,
+    target.baseUrls,
+    logger.child({ component: 'wechatpay' }),
+  );
+  const workers: Worker[] = await createWorkers({
+    connection,
+    namespace,
+    taskQueue: config.temporal.taskQueue,
+    compensationTaskQueue: config.temporal.compensationTaskQueue,
+    activities: createActivities({ wechatpay }),
+    workflowsPath: require.resolve('../workflows'),
+    limits: {
+      maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
+      maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTaskExecutions,
+      compensationActivitiesPerSecond: config.worker.compensationActivitiesPerSecond,
+    },
+  });
+  logger.info('Worker running', {
+    address: target_.address,
+    namespace,
+    taskQueues: [config.temporal.taskQueue, config.temporal.compensationTaskQueue],
+    wechatpay: target.baseUrls.primary,
+  });
+  const done = Promise.all(workers.map((w) => w.run())).then(
+    async () => {
+      wechatpay.close();
+      await connection.close();
+    },
+    async (err: unknown) => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      wechatpay.close();
+      await connection.close();
+      throw err;
+    },
+  );
+  return {
+    done,
+    shutdown: () => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+  };
+}
