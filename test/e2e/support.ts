@@ -1,0 +1,103 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { addDays, shanghaiDateOf } from '../../src/domain/calendar';
+import type { RepaymentPlanInput } from '../../src/domain/plan';
+import type { Sandbox } from '../../src/sandbox';
+import { resolveTemporalCli } from '../../src/servers/provision';
+import { projectRoot } from '../../src/paths';
+import { startProcess, type RunningProcess } from './processes';
+
+/** Shared pieces of the end-to-end suites: built entry points, the real `temporal` CLI, plans and configs. */
+
+const run = promisify(execFile);
+
+export const dist = (relative: string): string => join(projectRoot(), 'dist', 'src', relative);
+
+/** The machine's environment without Temporal or WeChat Pay settings, so only the test's config counts. */
+export function isolatedEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_') && !k.startsWith('WECHATPAY_')),
+  );
+  return { ...env, TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml', ...extra };
+}
+
+/** A plan whose installments fall inside the scheduling window, so the lifecycle acts at once in real time. */
+export function nearPlan(outContractCode: string, daysAhead: number[]): RepaymentPlanInput {
+  const today = shanghaiDateOf(Date.now());
+  return {
+    outContractCode,
+    contractId: `WXC${outContractCode}`,
+    appid: 'wxd678efh567hg6787',
+    openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o',
+    signature: { mode: 'none' },
+    installments: daysAhead.map((days) => ({
+      repaymentAmount: '50000',
+      minRepaymentAmount: '5000',
+      repaymentDate: addDays(today, days),
+    })),
+  };
+}
+
+export async function registerContract(sandbox: Sandbox, plan: RepaymentPlanInput): Promise<void> {
+  await sandbox.control.createContract({
+    outContractCode: plan.outContractCode,
+    contractId: plan.contractId,
+    appid: plan.appid,
+    openid: plan.openid,
+    authorized: true,
+  });
+}
+
+/** A temporal.yaml for a worker process that talks to the given server and the sandbox with its keys. */
+export function writeWorkerConfig(dir: string, address: string, sandbox: Sandbox, metricsPort: number): string {
+  const file = join(dir, 'temporal.yaml');
+  const keys = sandbox.platformKeys.map((k) => `    - id: ${k.id}\n      publicKeyFile: ${k.publicKeyPath}`).join('\n');
+  writeFileSync(
+    file,
+    [
+      'temporal:',
+      `  address: ${address}`,
+      'wechatpay:',
+      `  mchid: "${sandbox.mchid}"`,
+      `  merchantSerialNo: ${sandbox.merchant.serialNo}`,
+      `  privateKeyFile: ${sandbox.merchant.privateKeyPath}`,
+      '  verificationKeys:',
+      keys,
+      '  baseUrls:',
+      `    primary: ${sandbox.primaryUrl}`,
+      `    backup: ${sandbox.backupUrl}`,
+      '  timeoutMs: 5000',
+      'worker:',
+      `  metricsPort: ${metricsPort}`,
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/** The worker as an operator starts it (`npm run worker` runs this after the build). */
+export async function startWorkerProcess(configFile: string): Promise<RunningProcess> {
+  const worker = startProcess('node', [dist('app/workerMain.js')], isolatedEnv({ REPAYMENT_CONFIG: configFile }));
+  await worker.waitFor(/"message":"Worker running"/, 90_000);
+  return worker;
+}
+
+/** Runs the real `temporal` CLI against the given server and returns its stdout. */
+export async function temporalCli(address: string, args: string[]): Promise<string> {
+  const cli = await resolveTemporalCli({ build: false });
+  if (!cli) throw new Error('the temporal CLI is not provisioned');
+  const { stdout } = await run(cli.path, [...args, '--address', address, '--namespace', 'default'], {
+    env: isolatedEnv(),
+    timeout: 30_000,
+  });
+  return stdout;
+}
+
+/** Runs the lender CLI (built) and returns its exit code and output. */
+export async function lenderCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
+  const cli = startProcess('node', [dist('client/cli.js'), ...args], env);
+  const code = await cli.exited;
+  return { code: code ?? -1, out: cli.output() };
+}
