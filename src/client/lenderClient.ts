@@ -15,7 +15,7 @@ import {
   type SearchAttributePair,
 } from '@temporalio/common';
 import type { z } from 'zod';
-import { ConfigError, loadConfig, type AppConfig } from '../config/load';
+import { loadConfig, type AppConfig } from '../config/load';
 import { shanghaiDateOf, shanghaiMidnight } from '../domain/calendar';
 import { PlanModificationSchema, type PlanModificationInput } from '../domain/modification';
 import {
@@ -272,11 +272,6 @@ export async function connectRepaymentClient(
   config: AppConfig = loadConfig(),
   options: ConnectOptions = {},
 ): Promise<ConnectedRepaymentClient> {
-  const defaults = PartialLifecyclePolicySchema.safeParse(config.lifecycle);
-  if (!defaults.success) {
-    const [issue] = issuesOf(defaults.error, ['lifecycle']);
-    throw new ConfigError(issue?.path ?? 'lifecycle', issue?.rule ?? 'invalid', config.file);
-  }
   const { address, tls, apiKey, metadata } = config.temporal.connection;
   const connectionOptions = { address, tls, apiKey, metadata };
   const connection = options.lazy ? Connection.lazy(connectionOptions) : await Connection.connect(connectionOptions);
@@ -284,7 +279,7 @@ export async function connectRepaymentClient(
   const client = new RepaymentClient(temporal, {
     taskQueue: config.temporal.taskQueue,
     compensationTaskQueue: config.temporal.compensationTaskQueue,
-    policyDefaults: defaults.data,
+    policyDefaults: config.lifecycle,
   });
   return { client, close: () => connection.close() };
 }

@@ -65,7 +65,7 @@ export interface AppConfig {
   };
   sandbox: ConfigFile['sandbox'];
   worker: ConfigFile['worker'];
-  lifecycle: Record<string, unknown>;
+  lifecycle: ConfigFile['lifecycle'];
   /** Human-readable lines saying what was chosen and why; printed at start-up. */
   choices: string[];
 }

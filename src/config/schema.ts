@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PartialLifecyclePolicySchema } from '../domain/policy';
 
 /**
  * The shape of temporal.yaml. Every object is strict (an unknown key is an error, so a typo never silently
@@ -111,8 +112,8 @@ export const ConfigFileSchema = z
     wechatpay: WechatPaySectionSchema.default(WechatPaySectionSchema.parse({})),
     sandbox: SandboxSectionSchema.default(SandboxSectionSchema.parse({})),
     worker: WorkerSectionSchema.default(WorkerSectionSchema.parse({})),
-    /** Defaults of the lifecycle policy (each plan may override them); validated by the domain's policy schema. */
-    lifecycle: z.record(z.string(), z.unknown()).default({}),
+    /** Defaults of the lifecycle policy (each plan may override them): the domain's own policy rules. */
+    lifecycle: PartialLifecyclePolicySchema.default({}),
   })
   .strict();
 

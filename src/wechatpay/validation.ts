@@ -1,3 +1,4 @@
+import { isCalendarDate as isRealDate } from '../domain/calendar';
 import { WechatPayValidationError } from './errors';
 
 /**
@@ -20,7 +21,6 @@ export const REMARK_MAX_CHARS = 128;
 const ALPHANUMERIC = /^[0-9A-Za-z]+$/;
 const ALPHANUMERIC_DASH_UNDERSCORE = /^[0-9A-Za-z_-]+$/;
 const FEN_AMOUNT = /^[1-9][0-9]*$/;
-const CALENDAR_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 // A UTF-16 surrogate is either half of a 4-byte UTF-8 character (emoji…) or an unpaired one (not UTF-8 at all).
 const SURROGATE = /[\uD800-\uDFFF]/;
 
@@ -35,19 +35,9 @@ export function isFenAmount(value: unknown): value is string {
   return typeof value === 'string' && FEN_AMOUNT.test(value);
 }
 
-/** `YYYY-MM-DD` naming a day that exists on the (proleptic Gregorian) calendar. */
+/** `YYYY-MM-DD` naming a day that exists on the calendar (one implementation, shared with the domain). */
 export function isCalendarDate(value: unknown): value is string {
-  if (typeof value !== 'string') return false;
-  const match = CALENDAR_DATE.exec(value);
-  if (!match) return false;
-  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  if (month < 1 || month > 12 || day < 1) return false;
-  return day <= daysInMonth(year, month);
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+  return typeof value === 'string' && isRealDate(value);
 }
 
 /** True when every character encodes to 1–3 bytes of UTF-8 (what APIv3 accepts). */

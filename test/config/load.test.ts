@@ -129,3 +129,15 @@ describe('loadConfig', () => {
     expect(cfg.wechatpay.merchant?.privateKeyFile).toBe(join(dir, 'apiclient_key.pem'));
   });
 });
+
+describe('loadConfig: lifecycle policy defaults', () => {
+  it('accepts known policy keys and names an unknown or out-of-range one', () => {
+    expect(
+      loadConfig({ file: write('temporal.yaml', 'lifecycle:\n  pollIntervalHours: 12\n'), env: cleanEnv() }).lifecycle,
+    ).toEqual({
+      pollIntervalHours: 12,
+    });
+    expect(loadError('lifecycle:\n  pollIntervalHour: 12\n').key).toBe('lifecycle.pollIntervalHour');
+    expect(loadError('lifecycle:\n  scheduleLeadDays: 30\n').key).toBe('lifecycle.scheduleLeadDays');
+  });
+});
