@@ -23,7 +23,6 @@ import {
   statusQuery,
 } from '../../src/workflows/definitions';
 import { createTimeSkippingEnv } from '../harness/temporal';
-import { maybeRecordHistory } from './recordHistory';
 
 /**
  * The workflow's own logic on the time-skipping server, with in-memory activities (Temporal's usual way to test
@@ -174,7 +173,6 @@ it('completes 12 installments: each scheduled once in its window, polled, settle
   expect((await handle.describe()).typedSearchAttributes.get(RepaymentPhase)).toBe('COMPLETED');
   const history = await handle.fetchHistory();
   console.log(`12-installment lifecycle (in-memory activities): ${history.events?.length} history events`);
-  await maybeRecordHistory(handle);
 }, 120_000);
 
 it('terminates once when a scheduled record vanishes', async () => {
@@ -187,7 +185,6 @@ it('terminates once when a scheduled record vanishes', async () => {
   expect(result.failureReason).toMatch(/vanished/);
   expect(result.termination?.remark).toMatch(/^Repayment lifecycle failed: installment .* vanished/);
   expect(count('terminate:LOGICGONE')).toBe(1);
-  await maybeRecordHistory(handle);
 });
 
 it('terminates once on a non-retryable create answer', async () => {
@@ -243,7 +240,6 @@ it('validates updates before they enter history, tracks a compensation bill, and
   expect(result).toMatchObject({ phase: 'CANCELLED', cancelReason: 'loan repaid offline' });
   expect(count('terminate:LOGICUPD')).toBe(1);
   await expect(handle.executeUpdate(modifyPlanUpdate, { args: [{ add: [] }] })).rejects.toThrow();
-  await maybeRecordHistory(handle);
 });
 
 it('continues a 36-installment contract as new and completes', async () => {
