@@ -24,13 +24,7 @@ export class WechatPayApiError extends WechatPayError {
   readonly detail: unknown;
   readonly requestId: string | undefined;
 
-  constructor(init: {
-    httpStatus: number;
-    code: string;
-    message: string;
-    detail?: unknown;
-    requestId?: string;
-  }) {
+  constructor(init: { httpStatus: number; code: string; message: string; detail?: unknown; requestId?: string }) {
     super(`WeChat Pay answered ${init.httpStatus} ${init.code}: ${init.message}`);
     this.httpStatus = init.httpStatus;
     this.code = init.code;
@@ -54,11 +48,7 @@ export class WechatPayUnexpectedAnswerError extends WechatPayApiError {
 }
 
 export type VerificationFailure =
-  | 'MISSING_HEADER'
-  | 'STALE_TIMESTAMP'
-  | 'UNKNOWN_SERIAL'
-  | 'SIGNTEST_PROBE'
-  | 'BAD_SIGNATURE';
+  'MISSING_HEADER' | 'STALE_TIMESTAMP' | 'UNKNOWN_SERIAL' | 'SIGNTEST_PROBE' | 'BAD_SIGNATURE';
 
 /**
  * A 2xx answer whose signature did not verify. Its body is never returned. For a call that changes

@@ -63,7 +63,12 @@ export class Verifier {
       throw new WechatPayVerificationError('MISSING_HEADER', `missing ${missing}`, httpStatus, serial);
     }
     if (signature.startsWith(SIGNTEST_PREFIX)) {
-      throw new WechatPayVerificationError('SIGNTEST_PROBE', 'probe signature (WECHATPAY/SIGNTEST/)', httpStatus, serial);
+      throw new WechatPayVerificationError(
+        'SIGNTEST_PROBE',
+        'probe signature (WECHATPAY/SIGNTEST/)',
+        httpStatus,
+        serial,
+      );
     }
     const ts = /^\d{1,12}$/.test(timestamp) ? Number(timestamp) : NaN;
     const skew = Math.abs(this.nowMs() / 1000 - ts);
@@ -77,7 +82,12 @@ export class Verifier {
     }
     const key = this.keys.get(serial);
     if (!key) {
-      throw new WechatPayVerificationError('UNKNOWN_SERIAL', `no verification key for serial ${serial}`, httpStatus, serial);
+      throw new WechatPayVerificationError(
+        'UNKNOWN_SERIAL',
+        `no verification key for serial ${serial}`,
+        httpStatus,
+        serial,
+      );
     }
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (!verifyMessage(key, responseSignMessage(timestamp, nonce, text), signature)) {
