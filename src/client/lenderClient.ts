@@ -23,16 +23,12 @@ import {
   parsePlan,
   PlanValidationError,
   RepaymentPlanSchema,
+  resolvePolicy,
   workflowIdFor,
   type PlanIssue,
   type RepaymentPlan,
 } from '../domain/plan';
-import {
-  DEFAULT_LIFECYCLE_POLICY,
-  LifecyclePolicySchema,
-  PartialLifecyclePolicySchema,
-  type PartialLifecyclePolicy,
-} from '../domain/policy';
+import { PartialLifecyclePolicySchema, type PartialLifecyclePolicy } from '../domain/policy';
 import { NextRepaymentDate, OutContractCode, RepaymentPhase, WechatContractId } from '../domain/searchAttributes';
 import {
   CancelRequestSchema,
@@ -124,7 +120,7 @@ export class RepaymentClient {
       'policy',
     ]);
     // The policy the workflow will run with must be valid too (the workflow checks the same merge at start).
-    validated(LifecyclePolicySchema, { ...DEFAULT_LIFECYCLE_POLICY, ...policy, ...plan.policy }, ['policy']);
+    resolvePolicy(policy, plan.policy);
     const workflowId = workflowIdFor(plan.outContractCode);
     const input: LifecycleInput = {
       plan,

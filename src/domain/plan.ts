@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { isCalendarDate } from './calendar';
 import { fnv1a64Hex } from './hash';
-import { PartialLifecyclePolicySchema } from './policy';
+import {
+  DEFAULT_LIFECYCLE_POLICY,
+  LifecyclePolicySchema,
+  PartialLifecyclePolicySchema,
+  type LifecyclePolicy,
+  type PartialLifecyclePolicy,
+} from './policy';
 
 /**
  * The lender's repayment plan for one contract: one schema shared by the workflow's start validation, the
@@ -108,6 +114,8 @@ export interface PlanIssue {
 /** A plan or modification that breaks a rule; the message names every field and its rule. */
 export class PlanValidationError extends Error {
   override readonly name = 'PlanValidationError';
+  readonly code = 'INVALID_INPUT';
+  readonly retryable = false;
   readonly issues: PlanIssue[];
   constructor(issues: PlanIssue[]) {
     super(issues.map((issue) => `${issue.path}: ${issue.rule}`).join('; '));
@@ -176,4 +184,17 @@ export function parsePlan(input: unknown, today?: string): RepaymentPlan {
     if (late.length > 0) throw new PlanValidationError(late);
   }
   return parsed.data;
+}
+
+/**
+ * The policy a lifecycle runs with: the defaults, then the deployment's overrides (temporal.yaml's `lifecycle:`,
+ * carried in the workflow input), then the plan's own. The client checks it before starting; the workflow again.
+ */
+export function resolvePolicy(
+  overrides: PartialLifecyclePolicy | undefined,
+  planPolicy: PartialLifecyclePolicy | undefined,
+): LifecyclePolicy {
+  const merged = LifecyclePolicySchema.safeParse({ ...DEFAULT_LIFECYCLE_POLICY, ...overrides, ...planPolicy });
+  if (!merged.success) throw new PlanValidationError(issuesOf(merged.error, ['policy']));
+  return merged.data;
 }

@@ -29,8 +29,15 @@ import {
   recordMismatches,
 } from '../domain/installments';
 import { applyModification, checkModification, type CheckedModification } from '../domain/modification';
-import { issuesOf, parsePlan, PlanValidationError, workflowIdFor, type RepaymentPlan } from '../domain/plan';
-import { DEFAULT_LIFECYCLE_POLICY, LifecyclePolicySchema, type LifecyclePolicy } from '../domain/policy';
+import {
+  issuesOf,
+  parsePlan,
+  PlanValidationError,
+  resolvePolicy,
+  workflowIdFor,
+  type RepaymentPlan,
+} from '../domain/plan';
+import type { LifecyclePolicy } from '../domain/policy';
 import { NextRepaymentDate, OutContractCode, RepaymentPhase, WechatContractId } from '../domain/searchAttributes';
 import {
   CancelRequestSchema,
@@ -98,15 +105,14 @@ function validateStart(input: LifecycleInput): { plan: RepaymentPlan; policy: Li
   try {
     // A continued run re-checks the shape only: its dates were checked when the lifecycle began.
     const plan = parsePlan(input?.plan, input?.carried ? undefined : shanghaiDateOf(Date.now()));
-    const merged = LifecyclePolicySchema.safeParse({ ...DEFAULT_LIFECYCLE_POLICY, ...input.policy, ...plan.policy });
-    if (!merged.success) throw new PlanValidationError(issuesOf(merged.error, ['policy']));
+    const policy = resolvePolicy(input.policy, plan.policy);
     const expectedId = workflowIdFor(plan.outContractCode);
     if (workflowInfo().workflowId !== expectedId) {
       throw new PlanValidationError([
         { path: 'outContractCode', rule: `must match the workflow id (expected ${expectedId})` },
       ]);
     }
-    return { plan, policy: merged.data };
+    return { plan, policy };
   } catch (error) {
     if (error instanceof PlanValidationError) {
       throw ApplicationFailure.create({
