@@ -32,4 +32,5 @@ export const COMPENSATION_OPTIONS: ActivityOptions = {
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 20 },
 };
 
-export const DEFAULT_COMPENSATION_TASK_QUEUE = 'repayment-compensation';
+/** The same default as temporal.yaml's temporal.compensationTaskQueue, for lifecycles started without it (e.g. by the temporal CLI). */
+export const DEFAULT_COMPENSATION_TASK_QUEUE = 'credit-repayment-compensation';

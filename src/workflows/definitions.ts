@@ -16,7 +16,7 @@ export interface LifecycleInput {
   policy?: PartialLifecyclePolicy;
   /** Set by continue-as-new only: the previous run's state. Its installments replace the plan's. */
   carried?: CarriedState;
-  /** The task queue of the compensation-bill query activity (rate-limited); defaults to `repayment-compensation`. */
+  /** The task queue of the compensation-bill query activity (rate-limited); defaults to `credit-repayment-compensation` (as temporal.yaml does). */
   compensationTaskQueue?: string;
 }
 
