@@ -78,6 +78,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
     compensationTaskQueue: config.temporal.compensationTaskQueue,
     activities: createActivities({ wechatpay }),
     workflowsPath: require.resolve('../workflows'),
+    dataConverter: config.temporal.dataConverter,
     limits: {
       maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
       maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTaskExecutions,

@@ -271,7 +271,11 @@ export async function connectRepaymentClient(
   const { address, tls, apiKey, metadata } = config.temporal.connection;
   const connectionOptions = { address, tls, apiKey, metadata };
   const connection = options.lazy ? Connection.lazy(connectionOptions) : await Connection.connect(connectionOptions);
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const temporal = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: config.temporal.dataConverter,
+  });
   const client = new RepaymentClient(temporal, {
     taskQueue: config.temporal.taskQueue,
     compensationTaskQueue: config.temporal.compensationTaskQueue,

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
-import type { TLSConfig } from '@temporalio/client';
+import type { DataConverter, TLSConfig } from '@temporalio/client';
+import { PayloadEncryptionCodec } from '../codec/payloadEncryption';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigFileSchema, type ConfigFile } from './schema';
@@ -54,6 +55,8 @@ export interface AppConfig {
     taskQueue: string;
     compensationTaskQueue: string;
     devServer: { port: number; uiPort: number; dbFile: string };
+    /** Payload encryption for client and worker alike, when configured. */
+    dataConverter: DataConverter | undefined;
   };
   wechatpay: {
     mode: 'sandbox' | 'merchant';
@@ -153,6 +156,7 @@ function resolveTemporal(
     taskQueue: t.taskQueue,
     compensationTaskQueue: t.compensationTaskQueue,
     devServer,
+    dataConverter: payloadEncryption(t.payloadEncryption, path, choices),
   };
   if (!address) {
     choices.push(
@@ -250,6 +254,29 @@ function resolveWechatPay(
       `${baseUrls.backup ? ` (backup ${baseUrls.backup})` : ''}, verification keys ${resolved.verificationKeys.map((k) => k.id).join(', ')}`,
   );
   return { mode: 'merchant', merchant: resolved, ...common };
+}
+
+function payloadEncryption(
+  settings: ConfigFile['temporal']['payloadEncryption'],
+  path: (p: string) => string,
+  choices: string[],
+): DataConverter | undefined {
+  if (!settings) return undefined;
+  const all = [settings, ...(settings.previousKeys ?? [])];
+  const keys = new Map(
+    all.map((k, i) => {
+      const key =
+        i === 0 ? 'temporal.payloadEncryption.keyFile' : `temporal.payloadEncryption.previousKeys[${i - 1}].keyFile`;
+      const bytes = Buffer.from(readSecret(path(k.keyFile), key), 'base64');
+      if (bytes.length !== 32)
+        throw new ConfigError(key, 'must hold 32 random bytes, base64 (openssl rand -base64 32)');
+      return [k.keyId, bytes] as const;
+    }),
+  );
+  choices.push(
+    `temporal: payloads encrypted with key ${settings.keyId} (${keys.size - 1} older key(s) for decryption)`,
+  );
+  return { payloadCodecs: [new PayloadEncryptionCodec(keys, settings.keyId)] };
 }
 
 function readSecret(file: string, key: string): string {

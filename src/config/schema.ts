@@ -28,6 +28,14 @@ const TlsSchema = z
     path: ['clientKeyFile'],
   });
 
+const PayloadKeySchema = z
+  .object({
+    keyId: nonEmpty,
+    /** 32 random bytes, base64 (`openssl rand -base64 32`). */
+    keyFile: nonEmpty,
+  })
+  .strict();
+
 export const TemporalSectionSchema = z
   .object({
     /** host:port of a cluster or Temporal Cloud; absent means the embedded dev server. */
@@ -40,6 +48,10 @@ export const TemporalSectionSchema = z
     profile: nonEmpty.optional(),
     apiKeyFile: nonEmpty.optional(),
     tls: TlsSchema.optional(),
+    /** Encrypt every payload (plan, openid, results) before it reaches the server; old keys still decrypt. */
+    payloadEncryption: PayloadKeySchema.extend({ previousKeys: z.array(PayloadKeySchema).optional() })
+      .strict()
+      .optional(),
     devServer: z
       .object({
         port: port.default(7233),

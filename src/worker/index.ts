@@ -1,3 +1,4 @@
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { RepaymentActivities } from '../activities';
 
@@ -27,13 +28,19 @@ export interface CreateWorkersOptions {
   workflowBundle?: WorkflowBundleOption;
   workflowsPath?: string;
   limits?: WorkerLimits;
+  /** Payload encryption (temporal.payloadEncryption); the same converter as the clients'. */
+  dataConverter?: DataConverter;
 }
 
 /** [main, compensation]. */
 export async function createWorkers(options: CreateWorkersOptions): Promise<[Worker, Worker]> {
   const { queryCompensationBill, ...mainActivities } = options.activities;
   const limits = options.limits ?? {};
-  const common = { connection: options.connection, namespace: options.namespace ?? 'default' };
+  const common = {
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+  };
   const workflows = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
     : { workflowsPath: options.workflowsPath ?? require.resolve('../workflows') };

@@ -15,3 +15,7 @@ export async function tagged(code: string): Promise<void> {
   ]);
   await sleep('1 hour');
 }
+
+export async function echo(value: string): Promise<string> {
+  return value;
+}
