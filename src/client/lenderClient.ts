@@ -8,12 +8,8 @@ import {
   type WorkflowExecutionStatusName,
   type WorkflowHandle,
 } from '@temporalio/client';
-import {
-  ApplicationFailure,
-  defaultPayloadConverter,
-  fromPayloadsAtIndex,
-  type SearchAttributePair,
-} from '@temporalio/common';
+import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
 import type { z } from 'zod';
 import { loadConfig, type AppConfig } from '../config/load';
 import { shanghaiDateOf, shanghaiMidnight } from '../domain/calendar';
@@ -242,7 +238,8 @@ export class RepaymentClient {
       maximumPageSize: 1,
     });
     const payloads = history.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
-    const stored = fromPayloadsAtIndex<LifecycleInput>(defaultPayloadConverter, 0, payloads);
+    // Through the client's own converter and codecs: the input is ciphertext when payload encryption is on.
+    const stored = await decodeFromPayloadsAtIndex<LifecycleInput>(this.temporal.options.loadedDataConverter, 0, payloads);
     const parsed = RepaymentPlanSchema.safeParse(stored?.plan);
     const differences = jsonDifferences(parsed.success ? parsed.data : stored?.plan, plan);
     if (differences.length > 0) throw new LifecycleConflictError(plan.outContractCode, workflowId, differences);

@@ -7,7 +7,10 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { ENCRYPTED_ENCODING, PayloadDecryptionError, PayloadEncryptionCodec } from '../../src/codec/payloadEncryption';
+import { LifecycleConflictError } from '../../src/client/errors';
+import { RepaymentClient } from '../../src/client/lenderClient';
 import { ConfigError, loadConfig } from '../../src/config/load';
+import { nearPlan } from '../e2e/support';
 import { createTimeSkippingEnv } from '../harness/temporal';
 import { echo } from '../harness/workflows';
 
@@ -109,4 +112,20 @@ describe('payload encryption on a real server', () => {
       expect(Buffer.from(payload.data!).toString('latin1')).not.toContain(OPENID);
     }
   }, 120_000);
+
+  it('keeps the lender client idempotent when the stored plan is encrypted', async () => {
+    const dataConverter = { payloadCodecs: [new PayloadEncryptionCodec(new Map([['k1', randomBytes(32)]]), 'k1')] };
+    const temporal = new Client({ connection: env.connection, namespace: env.namespace ?? 'default', dataConverter });
+    const client = new RepaymentClient(temporal, {
+      taskQueue: 'codec-lifecycle',
+      compensationTaskQueue: 'codec-bills',
+    });
+    const plan = nearPlan('CODECIDEM1', [3]);
+    await expect(client.startLifecycle(plan)).resolves.toMatchObject({ alreadyStarted: false });
+    await expect(client.startLifecycle(plan)).resolves.toMatchObject({ alreadyStarted: true });
+    await expect(
+      client.startLifecycle({ ...plan, installments: [{ ...plan.installments[0]!, repaymentAmount: '60000' }] }),
+    ).rejects.toBeInstanceOf(LifecycleConflictError);
+    await temporal.workflow.getHandle('repayment-CODECIDEM1').terminate('test done');
+  }, 60_000);
 });
