@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { apiText } from './text';
 import { isCalendarDate } from './calendar';
 import { fnv1a64Hex } from './hash';
 import {
@@ -30,21 +31,14 @@ export const OutRecordIdSchema = z
   .max(32, { error: 'must be at most 32 characters' })
   .regex(ALNUM, { error: 'must contain only digits and letters' });
 
-function boundedText(max: number) {
-  return z
-    .string({ error: 'must be a string' })
-    .min(1, { error: 'must not be empty' })
-    .max(max, { error: `must be at most ${max} characters` });
-}
-
 export const InstallmentSchema = z
   .strictObject({
     outRecordId: OutRecordIdSchema.optional(),
     repaymentAmount: FenAmountSchema,
     minRepaymentAmount: FenAmountSchema,
     repaymentDate: CalendarDateSchema,
-    description: boundedText(256).optional(),
-    attach: boundedText(128).optional(),
+    description: apiText(256).optional(),
+    attach: apiText(128).optional(),
   })
   .superRefine((item, ctx) => {
     if (FEN.test(item.repaymentAmount) && FEN.test(item.minRepaymentAmount)) {
@@ -60,12 +54,12 @@ export const InstallmentSchema = z
 
 export const RepaymentPlanSchema = z
   .strictObject({
-    outContractCode: boundedText(64).regex(ALNUM, { error: 'must contain only digits and letters' }),
-    contractId: boundedText(64),
-    appid: boundedText(32),
-    openid: boundedText(128),
-    subMchid: boundedText(32).optional(),
-    subAppid: boundedText(32).optional(),
+    outContractCode: apiText(64).regex(ALNUM, { error: 'must contain only digits and letters' }),
+    contractId: apiText(64),
+    appid: apiText(32),
+    openid: apiText(128),
+    subMchid: apiText(32).optional(),
+    subAppid: apiText(32).optional(),
     signature: z.strictObject({
       mode: z.enum(['poll', 'signal', 'none'], { error: "must be 'poll', 'signal' or 'none'" }),
     }),

@@ -19,6 +19,7 @@ import {
   type RepaymentPlanInput,
 } from '../../src/domain/plan';
 import { DEFAULT_LIFECYCLE_POLICY as POLICY } from '../../src/domain/policy';
+import { CancelRequestSchema } from '../../src/domain/signals';
 import { terminationRemark } from '../../src/domain/termination';
 
 const plan = (over: Partial<RepaymentPlanInput> = {}): RepaymentPlanInput => ({
@@ -254,5 +255,24 @@ describe('termination remark', () => {
     expect(Array.from(long)).toHaveLength(128);
     expect(long.endsWith('…')).toBe(true);
     expect(terminationRemark('ok 😀 done')).toBe('ok done');
+  });
+});
+
+describe('text that WeChat Pay APIv3 would refuse', () => {
+  it('is refused in a plan and in signals, and never reaches a termination remark', () => {
+    const plan = {
+      outContractCode: 'TEXT1',
+      contractId: 'WXC1',
+      appid: 'wxd678efh567hg6787',
+      openid: 'oUser',
+      signature: { mode: 'none' },
+      installments: [
+        { repaymentAmount: '100', minRepaymentAmount: '10', repaymentDate: '2099-01-10', description: 'loan 😀' },
+      ],
+    };
+    expect(() => parsePlan(plan)).toThrow(PlanValidationError);
+    expect(() => parsePlan(plan)).toThrow(/installments\[0\]\.description: must use only 1-3-byte UTF-8/);
+    expect(CancelRequestSchema.safeParse({ reason: 'bad \uD800 half' }).success).toBe(false);
+    expect(terminationRemark('cancelled \uD800 by 😀 lender')).toBe('cancelled by lender');
   });
 });
