@@ -7,6 +7,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -80,7 +81,7 @@ import { applicationCause, describeFailure, failureDetails } from './failureText
  * Versioning convention: this workflow runs for years, so any change to the commands it issues (activities,
  * timers, child workflows, search-attribute upserts) or their order must be guarded with
  * `if (patched('short-change-id')) { new } else { old }`, later `deprecatePatch`, and a new replay history
- * recorded into test/histories/. Nothing is patched yet.
+ * recorded into test/histories/. Patched so far: strict-termination-confirmation.
  */
 
 const { querySigning, queryScheduleRecord } = proxyActivities<MainQueueActivities>(QUERY_OPTIONS);
@@ -90,6 +91,9 @@ const { terminateContract } = proxyActivities<MainQueueActivities>(TERMINATE_OPT
 /** A create whose outcome is unknown or "duplicate" is reconciled by a query at most this many times. */
 const MAX_RECONCILE_ROUNDS = 3;
 const SIGNING_KEY = 'signing';
+const STRICT_TERMINATION_CONFIRMATION = 'strict-termination-confirmation';
+/** WeChat Pay's "no such resource" codes (digest: 404 NOT_FOUND, ORDER_NOT_EXIST, RESOURCE_NOT_EXISTS). */
+const NOT_FOUND_TYPES = new Set(['NOT_FOUND', 'ORDER_NOT_EXIST', 'RESOURCE_NOT_EXISTS']);
 
 type ActionKind = 'signing' | 'schedule' | 'poll' | 'bill';
 
@@ -431,15 +435,20 @@ class Lifecycle {
 
   /**
    * Terminates the contract once per lifecycle (the record of it is carried across continue-as-new). Retryable
-   * errors are retried by the activity without limit; after a non-retryable one the contract's state decides:
-   * no longer authorized means it is already terminated (success), otherwise try again after a long wait.
+   * errors are retried by the activity without limit. After a non-retryable refusal, only evidence counts as
+   * "already terminated": a business-state refusal (INVALID_REQUEST) while the signing query finds the contract no
+   * longer authorized, or "no such contract" from both endpoints. Anything else (a bad parameter, no permission)
+   * is retried after a long wait and shown in `status`, so that a contract is never left in force unnoticed.
    */
   private async terminate(stop: StopRequest): Promise<void> {
     if (this.state.termination) return;
     const remark = terminationRemark(
       stop.kind === 'cancel' ? `Cancelled by the lender: ${stop.reason}` : `Repayment lifecycle failed: ${stop.reason}`,
     );
+    // Before this patch any refusal was followed by the signing query and a non-authorized answer counted as done.
+    const strict = patched(STRICT_TERMINATION_CONFIRMATION);
     for (;;) {
+      let refusal: string | undefined;
       try {
         await terminateContract({ outContractCode: this.plan.outContractCode, remark });
         this.state.termination = { remark, at: nowIso(), alreadyTerminated: false };
@@ -447,17 +456,26 @@ class Lifecycle {
         return;
       } catch (error) {
         this.terminationError = describeFailure(error);
+        refusal = applicationCause(error)?.type ?? undefined;
         log.warn('contract termination refused', { error: this.terminationError });
       }
-      try {
-        const signing = await querySigning({ outContractCode: this.plan.outContractCode, appid: this.plan.appid });
-        if (!signing.found || signing.authState !== 'AUTHORIZED') {
-          this.state.termination = { remark, at: nowIso(), alreadyTerminated: true };
-          this.terminationError = undefined;
-          return;
+      const mayBeDone = !strict || refusal === 'INVALID_REQUEST' || NOT_FOUND_TYPES.has(refusal ?? '');
+      if (mayBeDone) {
+        try {
+          const signing = await querySigning({ outContractCode: this.plan.outContractCode, appid: this.plan.appid });
+          const confirmed = !strict
+            ? !signing.found || signing.authState !== 'AUTHORIZED'
+            : refusal === 'INVALID_REQUEST'
+              ? signing.found && signing.authState !== 'AUTHORIZED'
+              : !signing.found;
+          if (confirmed) {
+            this.state.termination = { remark, at: nowIso(), alreadyTerminated: true };
+            this.terminationError = undefined;
+            return;
+          }
+        } catch (error) {
+          log.warn('signing query failed while reconciling termination', { error: describeFailure(error) });
         }
-      } catch (error) {
-        log.warn('signing query failed while reconciling termination', { error: describeFailure(error) });
       }
       await sleep(this.policy.terminationRetryMinutes * 60_000);
     }
