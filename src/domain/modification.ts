@@ -54,7 +54,7 @@ export interface CheckedModification {
 export function checkModification(
   records: readonly InstallmentRecord[],
   input: unknown,
-  context: { outContractCode: string; today: string },
+  context: { outContractCode: string; today: string; busy?: (outRecordId: string) => boolean },
 ): CheckedModification {
   const parsed = PlanModificationSchema.safeParse(input);
   if (!parsed.success) throw new PlanValidationError(issuesOf(parsed.error));
@@ -69,6 +69,15 @@ export function checkModification(
     const record = byId.get(change.outRecordId);
     if (!record) {
       issues.push({ path: `${path}.outRecordId`, rule: 'must name an installment of this lifecycle' });
+      return [];
+    }
+    // A WAITING installment whose create call is in flight would be scheduled with the old values and then
+    // mismatch the changed record, which fails the lifecycle: refuse until the call has settled.
+    if (record.state === 'WAITING' && context.busy?.(record.outRecordId)) {
+      issues.push({
+        path: `${path}.outRecordId`,
+        rule: 'is being scheduled right now; try again once it is SCHEDULED',
+      });
       return [];
     }
     if (record.state !== 'WAITING') {

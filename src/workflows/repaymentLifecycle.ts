@@ -615,6 +615,7 @@ class Lifecycle {
       return checkModification(this.state.installments, modification, {
         outContractCode: this.plan.outContractCode,
         today: shanghaiDateOf(Date.now()),
+        busy: (outRecordId) => this.inFlight.has(outRecordId),
       });
     } catch (error) {
       if (!(error instanceof PlanValidationError)) throw error;

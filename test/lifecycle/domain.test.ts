@@ -246,6 +246,16 @@ describe('plan modification', () => {
       '(root): must add or reschedule at least one installment',
     ]);
   });
+
+  it('refuses to reschedule an installment whose create call is in flight', () => {
+    const current = records();
+    const id = current[0]!.outRecordId;
+    const change = { reschedule: [{ outRecordId: id, repaymentDate: '2026-12-23' }] };
+    expect(issuesOf(() => checkModification(current, change, { ...context, busy: (r) => r === id }))).toEqual([
+      'reschedule[0].outRecordId: is being scheduled right now; try again once it is SCHEDULED',
+    ]);
+    expect(() => checkModification(current, change, { ...context, busy: () => false })).not.toThrow();
+  });
 });
 
 describe('termination remark', () => {
