@@ -5,7 +5,7 @@ import type { DataConverter, TLSConfig } from '@temporalio/client';
 import { PayloadEncryptionCodec } from '../codec/payloadEncryption';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { ConfigFileSchema, type ConfigFile } from './schema';
+import { ConfigFileSchema, WECHATPAY_BACKUP_URL, WECHATPAY_PRIMARY_URL, type ConfigFile } from './schema';
 
 /**
  * The one configuration loader used by the worker, the lender client and the CLI.
@@ -217,10 +217,14 @@ function resolveWechatPay(
     privateKeyFile: env.WECHATPAY_PRIVATE_KEY_FILE ?? w.privateKeyFile,
     verificationKeys: envKeys ?? w.verificationKeys,
   };
-  const baseUrls = {
-    primary: env.WECHATPAY_BASE_URL ?? w.baseUrls.primary,
-    backup: env.WECHATPAY_BACKUP_BASE_URL ?? w.baseUrls.backup,
-  };
+  const primary = env.WECHATPAY_BASE_URL ?? w.baseUrls.primary;
+  // Failing over from a staging or mock primary to production would send signed POSTs to the live service:
+  // the production backup is the default only for the production primary.
+  const backup =
+    env.WECHATPAY_BACKUP_BASE_URL ??
+    w.baseUrls.backup ??
+    (primary === WECHATPAY_PRIMARY_URL ? WECHATPAY_BACKUP_URL : undefined);
+  const baseUrls = { primary, ...(backup ? { backup } : {}) };
   const common = { baseUrls, timeoutMs: w.timeoutMs, failbackAfterMs: w.failbackAfterMs };
   const given = Object.entries(merchant).filter(([, v]) => v !== undefined);
   if (given.length === 0) {

@@ -63,6 +63,9 @@ export const TemporalSectionSchema = z
   })
   .strict();
 
+export const WECHATPAY_PRIMARY_URL = 'https://api.mch.weixin.qq.com';
+export const WECHATPAY_BACKUP_URL = 'https://api2.mch.weixin.qq.com';
+
 const VerificationKeySchema = z
   .object({
     /** WeChat Pay public key id (PUB_KEY_ID_…) or platform certificate serial. */
@@ -86,13 +89,11 @@ export const WechatPaySectionSchema = z
     privateKeyFile: nonEmpty.optional(),
     /** Several keys at once during a rotation. */
     verificationKeys: z.array(VerificationKeySchema).min(1, 'needs at least one key').optional(),
+    /** Defaults: WeChat Pay's primary and backup domains. The backup defaults only with the default primary. */
     baseUrls: z
-      .object({
-        primary: httpUrl.default('https://api.mch.weixin.qq.com'),
-        backup: httpUrl.optional().default('https://api2.mch.weixin.qq.com'),
-      })
+      .object({ primary: httpUrl.default(WECHATPAY_PRIMARY_URL), backup: httpUrl.optional() })
       .strict()
-      .default({ primary: 'https://api.mch.weixin.qq.com', backup: 'https://api2.mch.weixin.qq.com' }),
+      .default({ primary: WECHATPAY_PRIMARY_URL }),
     timeoutMs: positiveInt.default(10_000),
     failbackAfterMs: positiveInt.default(60_000),
   })

@@ -141,3 +141,19 @@ describe('loadConfig: lifecycle policy defaults', () => {
     expect(loadError('lifecycle:\n  scheduleLeadDays: 30\n').key).toBe('lifecycle.scheduleLeadDays');
   });
 });
+
+describe('loadConfig: WeChat Pay base URLs', () => {
+  it('defaults the backup domain only together with the production primary', () => {
+    expect(loadConfig({ cwd: dir, env: cleanEnv() }).wechatpay.baseUrls).toEqual({
+      primary: 'https://api.mch.weixin.qq.com',
+      backup: 'https://api2.mch.weixin.qq.com',
+    });
+    const staging = loadConfig({ cwd: dir, env: cleanEnv({ WECHATPAY_BASE_URL: 'http://127.0.0.1:9000' }) });
+    expect(staging.wechatpay.baseUrls).toEqual({ primary: 'http://127.0.0.1:9000' });
+    const file = write(
+      'temporal.yaml',
+      'wechatpay:\n  baseUrls:\n    primary: http://127.0.0.1:9000\n    backup: http://127.0.0.1:9001\n',
+    );
+    expect(loadConfig({ file, env: cleanEnv() }).wechatpay.baseUrls.backup).toBe('http://127.0.0.1:9001');
+  });
+});
