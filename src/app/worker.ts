@@ -6,6 +6,7 @@ import { registerSearchAttributes } from '../servers/searchAttributes';
 import { createWorkers } from '../worker';
 import type { JsonLogger } from './logger';
 import { wechatpayClientFromConfig } from './wechatpay';
+import type { WechatPayHttpClient } from '../wechatpay';
 
 export interface WorkerTarget {
   merchant: MerchantConfig;
@@ -65,48 +66,55 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
   }
 
   const connection = await NativeConnection.connect(connectionOptions);
-  const wechatpay = wechatpayClientFromConfig(
-    config.wechatpay,
-    target.merchant,
-    target.baseUrls,
-    logger.child({ component: 'wechatpay' }),
-  );
-  const workers: Worker[] = await createWorkers({
-    connection,
-    namespace,
-    taskQueue: config.temporal.taskQueue,
-    compensationTaskQueue: config.temporal.compensationTaskQueue,
-    activities: createActivities({ wechatpay }),
-    workflowsPath: require.resolve('../workflows'),
-    dataConverter: config.temporal.dataConverter,
-    limits: {
-      maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
-      maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTaskExecutions,
-      compensationActivitiesPerSecond: config.worker.compensationActivitiesPerSecond,
-    },
-  });
+  let wechatpay: WechatPayHttpClient | undefined;
+  let workers: Worker[];
+  try {
+    wechatpay = wechatpayClientFromConfig(
+      config.wechatpay,
+      target.merchant,
+      target.baseUrls,
+      logger.child({ component: 'wechatpay' }),
+    );
+    workers = await createWorkers({
+      connection,
+      namespace,
+      taskQueue: config.temporal.taskQueue,
+      compensationTaskQueue: config.temporal.compensationTaskQueue,
+      activities: createActivities({ wechatpay }),
+      workflowsPath: require.resolve('../workflows'),
+      dataConverter: config.temporal.dataConverter,
+      limits: {
+        maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
+        maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTaskExecutions,
+        compensationActivitiesPerSecond: config.worker.compensationActivitiesPerSecond,
+      },
+    });
+  } catch (err) {
+    wechatpay?.close();
+    await connection.close();
+    throw err;
+  }
+  const client = wechatpay;
   logger.info('Worker running', {
     address: target_.address,
     namespace,
     taskQueues: [config.temporal.taskQueue, config.temporal.compensationTaskQueue],
     wechatpay: target.baseUrls.primary,
   });
-  const done = Promise.all(workers.map((w) => w.run())).then(
-    async () => {
-      wechatpay.close();
-      await connection.close();
-    },
-    async (err: unknown) => {
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      wechatpay.close();
-      await connection.close();
-      throw err;
-    },
-  );
+  const stopAll = (): void => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  // When one worker fails the other is shut down too, and the connection closes only after both have drained
+  // (closing it under a running worker throws and would hide the original error).
+  const runs = workers.map((w) => w.run().finally(stopAll));
+  const done = Promise.allSettled(runs).then(async (results) => {
+    client.close();
+    await connection.close();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  });
   return {
     done,
-    shutdown: () => {
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-    },
+    shutdown: stopAll,
   };
 }
