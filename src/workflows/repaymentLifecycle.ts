@@ -160,6 +160,19 @@ class Lifecycle {
       { key: OutContractCode, value: this.plan.outContractCode },
       { key: WechatContractId, value: this.plan.contractId },
     ]);
+    try {
+      return await this.loop();
+    } catch (error) {
+      // A Temporal cancel request (the Web UI's Cancel, `temporal workflow cancel`) is a cancel like the signal:
+      // the contract is terminated before the lifecycle ends, in a scope the request cannot interrupt.
+      if (!isCancellation(error) || this.finalPhase) throw error;
+      this.requestStop({ kind: 'cancel', reason: 'cancel requested through Temporal' });
+      const stop = this.state.stop!;
+      return CancellationScope.nonCancellable(() => this.stop(stop));
+    }
+  }
+
+  private async loop(): Promise<LifecycleStatus> {
     while (!this.state.stop) {
       const now = Date.now();
       if (!this.state.signed) this.stepSigning(now);

@@ -134,4 +134,12 @@ describe('cancel works in every phase', () => {
     await handle.signal(cancelSignal, { reason: 'repaid early offline' });
     await expectEndedOnce(fx, plan, handle, 'CANCELLED', /repaid early/);
   });
+
+  it('MONITORING, through a Temporal cancel request (Web UI Cancel, temporal workflow cancel)', async () => {
+    const plan = await fx.newContract('CANCELTEMPORAL', { installments: 2, firstInDays: 5 });
+    const handle = await fx.start(plan);
+    await untilScheduled(handle);
+    await handle.cancel();
+    await expectEndedOnce(fx, plan, handle, 'CANCELLED', /cancel requested through Temporal/);
+  });
 });
