@@ -239,7 +239,11 @@ export class RepaymentClient {
     });
     const payloads = history.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
     // Through the client's own converter and codecs: the input is ciphertext when payload encryption is on.
-    const stored = await decodeFromPayloadsAtIndex<LifecycleInput>(this.temporal.options.loadedDataConverter, 0, payloads);
+    const stored = await decodeFromPayloadsAtIndex<LifecycleInput>(
+      this.temporal.options.loadedDataConverter,
+      0,
+      payloads,
+    );
     const parsed = RepaymentPlanSchema.safeParse(stored?.plan);
     const differences = jsonDifferences(parsed.success ? parsed.data : stored?.plan, plan);
     if (differences.length > 0) throw new LifecycleConflictError(plan.outContractCode, workflowId, differences);
