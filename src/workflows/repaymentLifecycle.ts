@@ -42,6 +42,7 @@ import type { LifecyclePolicy } from '../domain/policy';
 import { NextRepaymentDate, OutContractCode, RepaymentPhase, WechatContractId } from '../domain/searchAttributes';
 import {
   CancelRequestSchema,
+  CompensationBillOutcomeSchema,
   CompensationBillReportedSchema,
   ContractSignedSchema,
   RepaymentResultSignalSchema,
@@ -589,7 +590,11 @@ class Lifecycle {
       this.wake = true;
     });
 
-    setHandler(compensationBillFinishedSignal, (outcome) => {
+    setHandler(compensationBillFinishedSignal, (payload) => {
+      const parsed = CompensationBillOutcomeSchema.safeParse(payload);
+      if (!parsed.success)
+        return log.warn('compensationBillFinished ignored: bad payload', { issues: issuesOf(parsed.error) });
+      const outcome = parsed.data;
       const bill = this.state.compensationBills.find((b) => b.outBillNo === outcome.outBillNo);
       if (!bill || isFinalBill(bill)) return;
       bill.state = outcome.state;

@@ -19,7 +19,7 @@ import {
   type RepaymentPlanInput,
 } from '../../src/domain/plan';
 import { DEFAULT_LIFECYCLE_POLICY as POLICY } from '../../src/domain/policy';
-import { CancelRequestSchema } from '../../src/domain/signals';
+import { CancelRequestSchema, CompensationBillOutcomeSchema } from '../../src/domain/signals';
 import { terminationRemark } from '../../src/domain/termination';
 
 const plan = (over: Partial<RepaymentPlanInput> = {}): RepaymentPlanInput => ({
@@ -284,5 +284,15 @@ describe('text that WeChat Pay APIv3 would refuse', () => {
     expect(() => parsePlan(plan)).toThrow(/installments\[0\]\.description: must use only 1-3-byte UTF-8/);
     expect(CancelRequestSchema.safeParse({ reason: 'bad \uD800 half' }).success).toBe(false);
     expect(terminationRemark('cancelled \uD800 by 😀 lender')).toBe('cancelled by lender');
+  });
+});
+
+describe('compensation bill outcome signal', () => {
+  it('accepts only final states with a valid time', () => {
+    const ok = { outBillNo: 'BILL1', state: 'SUCCESS', amount: '10000', at: '2026-11-23T12:00:00.000Z' };
+    expect(CompensationBillOutcomeSchema.safeParse(ok).success).toBe(true);
+    expect(CompensationBillOutcomeSchema.safeParse({ ...ok, state: 'REPORTED' }).success).toBe(false);
+    expect(CompensationBillOutcomeSchema.safeParse({ ...ok, amount: '1.5' }).success).toBe(false);
+    expect(CompensationBillOutcomeSchema.safeParse({ ...ok, at: 'yesterday' }).success).toBe(false);
   });
 });
