@@ -26,13 +26,14 @@ export interface RunningWorker {
  * entry points stop what they started, in order.
  */
 export function installRuntime(config: AppConfig, logger: JsonLogger): void {
-  const { metricsPort } = config.worker;
+  const { metricsPort, metricsHost } = config.worker;
   Runtime.install({
     logger,
     shutdownSignals: [],
-    telemetryOptions: metricsPort > 0 ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${metricsPort}` } } } : {},
+    telemetryOptions:
+      metricsPort > 0 ? { metrics: { prometheus: { bindAddress: `${metricsHost}:${metricsPort}` } } } : {},
   });
-  if (metricsPort > 0) logger.info('Prometheus metrics', { url: `http://127.0.0.1:${metricsPort}/metrics` });
+  if (metricsPort > 0) logger.info('Prometheus metrics', { url: `http://${metricsHost}:${metricsPort}/metrics` });
 }
 
 /**

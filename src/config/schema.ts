@@ -94,7 +94,10 @@ export const WechatPaySectionSchema = z
       .object({ primary: httpUrl.default(WECHATPAY_PRIMARY_URL), backup: httpUrl.optional() })
       .strict()
       .default({ primary: WECHATPAY_PRIMARY_URL }),
-    timeoutMs: positiveInt.default(10_000),
+    /** Per HTTP attempt. A call may try both domains, and both attempts must fit the activities' 45 s timeout. */
+    timeoutMs: positiveInt
+      .max(20_000, 'must be at most 20000 (two attempts must fit the 45 s activity timeout)')
+      .default(10_000),
     failbackAfterMs: positiveInt.default(60_000),
   })
   .strict();
@@ -111,6 +114,8 @@ export const WorkerSectionSchema = z
   .object({
     /** Prometheus scrape endpoint of the Temporal runtime; 0 disables it. */
     metricsPort: port.default(9464),
+    /** Interface the metrics endpoint binds to; 0.0.0.0 lets a Prometheus on another machine scrape it. */
+    metricsHost: z.string().min(1).default('127.0.0.1'),
     maxConcurrentActivityTaskExecutions: positiveInt.default(200),
     maxConcurrentWorkflowTaskExecutions: positiveInt.default(40),
     /** Server-side limit across all workers of the compensation queue (WeChat Pay allows 100/s per merchant). */

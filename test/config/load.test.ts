@@ -157,3 +157,11 @@ describe('loadConfig: WeChat Pay base URLs', () => {
     expect(loadConfig({ file, env: cleanEnv() }).wechatpay.baseUrls.backup).toBe('http://127.0.0.1:9001');
   });
 });
+
+describe('loadConfig: limits that protect the activities', () => {
+  it('refuses an HTTP timeout whose two attempts would not fit the activity timeout', () => {
+    const err = loadError('wechatpay:\n  timeoutMs: 30000\n');
+    expect(err.key).toBe('wechatpay.timeoutMs');
+    expect(err.rule).toMatch(/at most 20000/);
+  });
+});
