@@ -1,3 +1,4 @@
+import { wechatpayClientFor } from '../harness/sandboxClient';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,6 @@ import { workflowIdFor, type RepaymentPlanInput } from '../../src/domain/plan';
 import { OutContractCode, RepaymentPhase, WechatContractId } from '../../src/domain/searchAttributes';
 import type { LifecyclePhase, LifecycleStatus } from '../../src/domain/status';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
-import { createWechatPayClient, Verifier } from '../../src/wechatpay';
 import { createWorkers, runWorkersUntil } from '../../src/worker';
 import {
   LifecycleConflictError,
@@ -43,11 +43,7 @@ beforeAll(async () => {
   env = await createDevServerEnv();
   dataDir = mkdtempSync(join(tmpdir(), 'client-sandbox-'));
   sandbox = await startSandbox({ dataDir });
-  const wechatpay = createWechatPayClient({
-    merchant: { mchid: sandbox.mchid, serialNo: sandbox.merchant.serialNo, privateKey: sandbox.merchant.privateKey },
-    verifier: new Verifier(new Map(sandbox.platformKeys.map((key) => [key.id, key.publicKey] as const))),
-    baseUrls: { primary: sandbox.primaryUrl, backup: sandbox.backupUrl },
-  });
+  const wechatpay = wechatpayClientFor(sandbox);
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../src/workflows'),
     logger: Runtime.instance().logger,

@@ -1,3 +1,4 @@
+import { wechatpayClientFor } from '../harness/sandboxClient';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,6 @@ import { workflowIdFor, type InstallmentInput, type RepaymentPlanInput } from '.
 import type { PartialLifecyclePolicy } from '../../src/domain/policy';
 import type { LifecycleStatus } from '../../src/domain/status';
 import { startSandbox, type RequestLogEntry, type Sandbox } from '../../src/sandbox';
-import { createWechatPayClient, Verifier } from '../../src/wechatpay';
 import { createWorkers, runWorkersUntil } from '../../src/worker';
 import { repaymentLifecycle } from '../../src/workflows';
 import { repaymentResultSignal, statusQuery } from '../../src/workflows/definitions';
@@ -59,11 +59,7 @@ export async function createLifecycleFixture(): Promise<LifecycleFixture> {
     // Business rules (the 14-day window) follow the skipped clock; answer signatures keep real time.
     const sandbox = await startSandbox({ dataDir, businessClock: () => env.currentTimeMs() });
     startedSandbox = sandbox;
-    const wechatpay = createWechatPayClient({
-      merchant: { mchid: sandbox.mchid, serialNo: sandbox.merchant.serialNo, privateKey: sandbox.merchant.privateKey },
-      verifier: new Verifier(new Map(sandbox.platformKeys.map((key) => [key.id, key.publicKey] as const))),
-      baseUrls: { primary: sandbox.primaryUrl, backup: sandbox.backupUrl },
-    });
+    const wechatpay = wechatpayClientFor(sandbox);
     // The runtime's logger (WARN in tests) keeps webpack's report out of the output.
     const workflowBundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../../src/workflows'),

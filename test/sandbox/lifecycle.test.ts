@@ -1,3 +1,4 @@
+import { wechatpayClientFor } from '../harness/sandboxClient';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -5,13 +6,7 @@ import { WechatPaySectionSchema } from '../../src/config/schema';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
 import { SandboxControlClient } from '../../src/sandbox/controlClient';
 import { SandboxError } from '../../src/sandbox/errors';
-import {
-  createWechatPayClient,
-  queryContractSigning,
-  terminateContract,
-  Verifier,
-  WechatPayApiError,
-} from '../../src/wechatpay';
+import { queryContractSigning, terminateContract, WechatPayApiError } from '../../src/wechatpay';
 import { loadPrivateKeyFile, loadPublicKeyFile } from '../../src/wechatpay/keys';
 import { signedRequest, tempDataDir } from './signedRequest';
 
@@ -122,12 +117,7 @@ describe('config snippet and the real client', () => {
   });
 
   it('serves the project client (src/wechatpay) over real HTTP with real signatures', async () => {
-    const client = createWechatPayClient({
-      merchant: { mchid: sandbox.mchid, serialNo: sandbox.merchant.serialNo, privateKey: sandbox.merchant.privateKey },
-      verifier: new Verifier(new Map(sandbox.platformKeys.map((k) => [k.id, k.publicKey]))),
-      baseUrls: { primary: sandbox.primaryUrl, backup: sandbox.backupUrl },
-      timeoutMs: 5_000,
-    });
+    const client = wechatpayClientFor(sandbox, { timeoutMs: 5_000 });
     await sandbox.control.createContract({
       outContractCode: 'RC1',
       contractId: 'WXCRC1',
