@@ -7,6 +7,7 @@ export * from './errors';
 export * from './http';
 export * from './keys';
 export * from './signer';
+export { ANSWER_TOO_LARGE } from './transport';
 export * from './validation';
 export * from './verifier';
 
