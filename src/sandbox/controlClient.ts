@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import type { CreateBillInput, CreateContractInput, PlatformKeyInfo, RecordPatch } from './control';
 import { SandboxError } from './errors';
 import type { Fault, FaultInput } from './faults';
+import type { InventionCatalogue } from './inventions';
 import type { BillState, SandboxBill, SandboxContract, SandboxRecord } from './model';
 import type { RequestLogEntry } from './requestLog';
 
@@ -77,6 +78,10 @@ export class SandboxControlClient {
 
   async clearRequestLog(): Promise<void> {
     await this.call('DELETE', '/sandbox/requests');
+  }
+
+  inventions(): Promise<InventionCatalogue> {
+    return this.call('GET', '/sandbox/inventions');
   }
 
   injectFault(input: FaultInput): Promise<Fault> {

@@ -154,7 +154,10 @@ function configSnippet(s: SnippetInput): string {
 export { SandboxControl } from './control';
 export type { CreateBillInput, CreateContractInput, PlatformKeyInfo, RecordPatch } from './control';
 export { SandboxError } from './errors';
-export { DEFAULT_SLOW_DELAY_MS, ENDPOINTS, FAULT_KINDS } from './faults';
+export { OVERSIZED_PADDING_BYTES } from './answers';
+export { DEFAULT_SLOW_DELAY_MS, DEFAULT_TRICKLE_INTERVAL_MS, ENDPOINTS, FAULT_KINDS } from './faults';
+export { INVENTED_HEADER, INVENTED_ISSUES } from './inventions';
+export type { InventionCatalogue } from './inventions';
 export type { EndpointName, Fault, FaultInput, FaultKind } from './faults';
 export type { BillState, SandboxBill, SandboxContract, SandboxRecord } from './model';
 export type { RequestLogEntry } from './requestLog';
