@@ -43,36 +43,24 @@ describe('faults that refuse without executing', () => {
     expect(await sandbox.control.listFaults()).toEqual([]);
   });
 
-  it('html-404: an unsigned text/html page, as a proxy sends', async () => {
-    await authorizedContract(sandbox, 'FHTML');
-    await sandbox.control.injectFault({ endpoint: 'terminate', kind: 'html-404' });
-    const answer = await terminate('FHTML');
+  it.each([
+    ['html-404', /^text\/html/, '<h1>404 Not Found</h1>', false],
+    ['unsigned-404', /^application\/json/, '"code":"RESOURCE_NOT_EXISTS"', false],
+    ['bad-signature-404', /^application\/json/, '"code":"RESOURCE_NOT_EXISTS"', true],
+  ] as const)('%s: a 404 in place of the operation, which is not executed', async (kind, type, content, signed) => {
+    const contract = `F${kind.replace(/-/g, '')}`;
+    await authorizedContract(sandbox, contract);
+    await sandbox.control.injectFault({ endpoint: 'terminate', kind });
+    const answer = await terminate(contract);
     expect(answer.status).toBe(404);
-    expect(answer.headers['content-type']).toMatch(/^text\/html/);
-    expect(answer.text).toContain('<h1>404 Not Found</h1>');
-    expect(carriesSignature(answer.headers)).toBe(false);
-    expect(await stateOf('FHTML')).toBe('AUTHORIZED');
-  });
-
-  it('unsigned-404: JSON RESOURCE_NOT_EXISTS without any signature header', async () => {
-    await authorizedContract(sandbox, 'FUNSIGNED');
-    await sandbox.control.injectFault({ endpoint: 'terminate', kind: 'unsigned-404' });
-    const answer = await terminate('FUNSIGNED');
-    expect([answer.status, answer.json.code]).toEqual([404, 'RESOURCE_NOT_EXISTS']);
-    expect(carriesSignature(answer.headers)).toBe(false);
-    expect(await stateOf('FUNSIGNED')).toBe('AUTHORIZED');
-  });
-
-  it('bad-signature-404: a signed RESOURCE_NOT_EXISTS whose signature does not verify', async () => {
-    await authorizedContract(sandbox, 'FBADSIG');
-    await sandbox.control.injectFault({ endpoint: 'terminate', kind: 'bad-signature-404' });
-    const answer = await terminate('FBADSIG');
-    expect([answer.status, answer.json.code]).toEqual([404, 'RESOURCE_NOT_EXISTS']);
-    expect(carriesSignature(answer.headers)).toBe(true);
+    expect(answer.headers['content-type']).toMatch(type);
+    expect(answer.text).toContain(content);
+    expect(carriesSignature(answer.headers)).toBe(signed);
+    // Signed or not, none of them verifies.
     expect(() => verifierFor(sandbox).verify(answer.headers, answer.text)).toThrow(
-      expect.objectContaining({ reason: 'BAD_SIGNATURE' }),
+      expect.objectContaining({ reason: signed ? 'BAD_SIGNATURE' : 'MISSING_HEADER' }),
     );
-    expect(await stateOf('FBADSIG')).toBe('AUTHORIZED');
+    expect(await stateOf(contract)).toBe('AUTHORIZED');
   });
 
   it('applies a fault only to its endpoint, or to every endpoint with *', async () => {
