@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import type { WechatPayFailureDetails } from '../domain/failureTypes';
 import {
   WechatPayApiError,
   WechatPayTransportError,
@@ -7,34 +8,26 @@ import {
 } from '../wechatpay/errors';
 
 /**
- * Maps the client's typed errors to Temporal failures, following the digest's retry table:
- * the failure type is the WeChat Pay error code, `nonRetryable` is the opposite of `retryable`.
- * The retry policies themselves (timeouts, budgets) live in src/workflows/activityPolicies.ts.
+ * Maps the client's typed errors to Temporal failures: the failure type is the WeChat Pay error code,
+ * `nonRetryable` is the opposite of the client's `retryable`, and `details[0]` carries the facts the workflow's
+ * failure policy (src/domain/failurePolicy.ts) sorts by: where the failure came from, whether the answer verified,
+ * whether the call may have been executed. The retry policies (timeouts, budgets) live in
+ * src/workflows/activityPolicies.ts; past a budget the workflow retries on its own timer and raises alerts.
  */
 
-/** An answer that fails verification is retried this many times in total, then fails for good. */
-export const VERIFICATION_ATTEMPTS = 3;
 /** Ceiling of the backoff after a 429 (the activity's own retry policy may cap lower). */
 const RATE_LIMIT_MAX_DELAY_MS = 60_000;
 
-/** The `details[0]` of every failure an activity raises for a WeChat Pay error. */
-export interface WechatPayFailureDetails {
-  httpStatus: number;
-  requestId?: string;
-  /** `detail.issue` of the error body (e.g. DUPLICATE), when WeChat Pay gave one. */
-  issue?: string;
-  /** For transport errors: the request may have been executed. */
-  outcomeUnknown?: boolean;
-  /** For verification failures: why the answer was not trusted. */
-  verification?: string;
-}
-
-export function toActivityFailure(error: unknown, attempt: number): unknown {
+export function toActivityFailure(error: unknown, attempt: number, stateChanging = false): unknown {
   if (error instanceof WechatPayApiError) {
     const details: WechatPayFailureDetails = {
+      source: 'answer',
       httpStatus: error.httpStatus,
+      verified: error.verified,
       ...optional('requestId', error.requestId),
       ...optional('issue', issueOf(error.detail)),
+      // A 5xx or an unsigned answer to a POST may hide an execution; a verified refusal says it was not executed.
+      ...(stateChanging && (!error.verified || error.httpStatus >= 500) ? { outcomeUnknown: true } : {}),
     };
     return ApplicationFailure.create({
       type: error.code,
@@ -49,8 +42,15 @@ export function toActivityFailure(error: unknown, attempt: number): unknown {
     return ApplicationFailure.create({
       type: error.code,
       message: error.message,
-      nonRetryable: attempt >= VERIFICATION_ATTEMPTS,
-      details: [{ httpStatus: error.httpStatus, verification: error.reason } satisfies WechatPayFailureDetails],
+      nonRetryable: false,
+      details: [
+        {
+          source: 'verification',
+          httpStatus: error.httpStatus,
+          verification: error.reason,
+          outcomeUnknown: stateChanging,
+        } satisfies WechatPayFailureDetails,
+      ],
     });
   }
   if (error instanceof WechatPayTransportError) {
@@ -58,7 +58,9 @@ export function toActivityFailure(error: unknown, attempt: number): unknown {
       type: error.code,
       message: error.message,
       nonRetryable: false,
-      details: [{ httpStatus: 0, outcomeUnknown: error.outcomeUnknown } satisfies WechatPayFailureDetails],
+      details: [
+        { source: 'transport', httpStatus: 0, outcomeUnknown: error.outcomeUnknown } satisfies WechatPayFailureDetails,
+      ],
     });
   }
   if (error instanceof WechatPayValidationError) {
@@ -66,7 +68,7 @@ export function toActivityFailure(error: unknown, attempt: number): unknown {
       type: error.code,
       message: error.message,
       nonRetryable: true,
-      details: [{ httpStatus: 0 }],
+      details: [{ source: 'edge', httpStatus: 0 } satisfies WechatPayFailureDetails],
     });
   }
   return error;

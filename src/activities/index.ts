@@ -7,7 +7,7 @@ import {
   queryScheduleRecord,
   terminateContract,
 } from '../wechatpay/api';
-import { WechatPayApiError } from '../wechatpay/errors';
+import { isVerifiedNotFound } from '../wechatpay/errors';
 import type { WechatPayHttpClient } from '../wechatpay/http';
 import { UNEXPECTED_ANSWER } from '../domain/failureTypes';
 import { toActivityFailure } from './failures';
@@ -15,7 +15,12 @@ import { toActivityFailure } from './failures';
 /**
  * One activity per WeChat Pay endpoint, thin over the client. Answers are reduced to what the workflow needs,
  * so personal data (openid) never enters workflow history through an activity result, and nothing here logs.
- * A "not found" answer (404) is a normal result for the queries: the workflow decides what it means.
+ * A VERIFIED "not found" answer is a normal result for the queries (the workflow decides what it means); any other
+ * 404 (unsigned, unverifiable, an HTML page) is an infrastructure failure like a 5xx.
+ *
+ * The two state-changing calls (create, terminate) never resend blindly: a retry attempt, or a call the workflow
+ * marks `reconcileFirst` (an earlier outcome was unknown), first asks WeChat Pay what it holds and resends only when
+ * a verified answer says the change is not there.
  */
 
 export interface ActivityDependencies {
@@ -43,6 +48,8 @@ export interface ScheduleRequest {
   subMchid?: string;
   subAppid?: string;
   item: ScheduleItem;
+  /** An earlier create's outcome is unknown: query the record before sending the create again. */
+  reconcileFirst?: boolean;
 }
 export interface ScheduledRecord {
   outRecordId: string;
@@ -50,24 +57,38 @@ export interface ScheduledRecord {
   repaymentAmount: string;
   minRepaymentAmount: string;
   repaymentDate: string;
+  /** The record was found by the reconciling query (an earlier call had created it): nothing was sent. */
+  reconciled?: boolean;
 }
 export type ScheduleRecordLookup = { found: false } | { found: true; record: ScheduledRecord };
 
 export type CompensationBillLookup =
   { found: false } | { found: true; state: string; amount: string; billId: string; closeReason?: string };
 
+export interface TerminationRequest {
+  outContractCode: string;
+  remark: string;
+  /**
+   * Set when the contract was verifiably AUTHORIZED (its appid): after an unknown outcome, a verified "no longer
+   * authorized" from the signing query means the termination went through.
+   */
+  authorizedAppid?: string;
+  reconcileFirst?: boolean;
+}
 export interface TerminationAnswer {
   contractState?: string;
   terminatedTime?: string;
+  /** Not sent: a verified signing query found the contract no longer authorized (an earlier call went through). */
+  confirmedBySigningQuery?: boolean;
 }
 
-const isNotFound = (error: unknown): boolean => error instanceof WechatPayApiError && error.httpStatus === 404;
+const attempt = (): number => Context.current().info.attempt;
 
-async function call<T>(run: () => Promise<T>): Promise<T> {
+async function call<T>(run: () => Promise<T>, stateChanging = false): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    throw toActivityFailure(error, Context.current().info.attempt);
+    throw toActivityFailure(error, attempt(), stateChanging);
   }
 }
 
@@ -75,8 +96,8 @@ async function lookup<T>(run: () => Promise<T>): Promise<T | { found: false }> {
   try {
     return await run();
   } catch (error) {
-    if (isNotFound(error)) return { found: false };
-    throw toActivityFailure(error, Context.current().info.attempt);
+    if (isVerifiedNotFound(error)) return { found: false };
+    throw toActivityFailure(error, attempt());
   }
 }
 
@@ -97,26 +118,44 @@ const toScheduledRecord = (record: RecordFields): ScheduledRecord => ({
 });
 
 export function createActivities({ wechatpay }: ActivityDependencies) {
+  const signingState = (request: SigningQuery): Promise<SigningState> =>
+    lookup(async () => {
+      const answer = await queryContractSigning(wechatpay, {
+        out_contract_code: request.outContractCode,
+        appid: request.appid,
+      });
+      return {
+        found: true as const,
+        authState: answer.auth_state,
+        ...(answer.signed_time ? { signedTime: answer.signed_time } : {}),
+      };
+    });
+  const recordLookup = (request: { outRecordId: string; contractId: string }): Promise<ScheduleRecordLookup> =>
+    lookup(async () => {
+      const answer = await queryScheduleRecord(wechatpay, {
+        out_record_id: request.outRecordId,
+        contract_id: request.contractId,
+      });
+      return { found: true as const, record: toScheduledRecord(answer) };
+    });
+
   return {
     /** Seed 002: the signing state of the contract by the merchant's contract code. */
     async querySigning(request: SigningQuery): Promise<SigningState> {
-      return lookup(async () => {
-        const answer = await queryContractSigning(wechatpay, {
-          out_contract_code: request.outContractCode,
-          appid: request.appid,
-        });
-        return {
-          found: true as const,
-          authState: answer.auth_state,
-          ...(answer.signed_time ? { signedTime: answer.signed_time } : {}),
-        };
-      });
+      return signingState(request);
     },
 
-    /** Seed 001 with exactly one item (the live service's rule). Returns the record as WeChat Pay stored it. */
+    /**
+     * Seed 001 with exactly one item (the live service's rule). Returns the record as WeChat Pay stored it. On a
+     * retry (or when asked) the record is queried first: found means an earlier call created it.
+     */
     async createScheduleRecord(request: ScheduleRequest): Promise<ScheduledRecord> {
+      const { item } = request;
+      if (request.reconcileFirst || attempt() > 1) {
+        const existing = await recordLookup({ outRecordId: item.outRecordId, contractId: request.contractId });
+        if (existing.found) return { ...existing.record, reconciled: true };
+      }
       return call(async () => {
-        const { item } = request;
         const answer = await createScheduleRecords(wechatpay, {
           contract_id: request.contractId,
           appid: request.appid,
@@ -144,18 +183,12 @@ export function createActivities({ wechatpay }: ActivityDependencies) {
           });
         }
         return toScheduledRecord(record);
-      });
+      }, true);
     },
 
-    /** Seed 000: the record as WeChat Pay holds it now, or not found. */
+    /** Seed 000: the record as WeChat Pay holds it now, or (verified) not found. */
     async queryScheduleRecord(request: { outRecordId: string; contractId: string }): Promise<ScheduleRecordLookup> {
-      return lookup(async () => {
-        const answer = await queryScheduleRecord(wechatpay, {
-          out_record_id: request.outRecordId,
-          contract_id: request.contractId,
-        });
-        return { found: true as const, record: toScheduledRecord(answer) };
-      });
+      return recordLookup(request);
     },
 
     /** Seed 003 (100 calls/s per merchant: runs on its own rate-limited task queue). */
@@ -172,8 +205,15 @@ export function createActivities({ wechatpay }: ActivityDependencies) {
       });
     },
 
-    /** Seed 004. */
-    async terminateContract(request: { outContractCode: string; remark: string }): Promise<TerminationAnswer> {
+    /**
+     * Seed 004. On a retry (or when asked) of a contract that was authorized, the signing query (seed 002) is asked
+     * first: a verified "no longer authorized" means an earlier call went through, and nothing is sent again.
+     */
+    async terminateContract(request: TerminationRequest): Promise<TerminationAnswer> {
+      if (request.authorizedAppid && (request.reconcileFirst || attempt() > 1)) {
+        const state = await signingState({ outContractCode: request.outContractCode, appid: request.authorizedAppid });
+        if (state.found && state.authState !== 'AUTHORIZED') return { confirmedBySigningQuery: true };
+      }
       return call(async () => {
         const answer = await terminateContract(wechatpay, {
           out_contract_code: request.outContractCode,
@@ -184,7 +224,7 @@ export function createActivities({ wechatpay }: ActivityDependencies) {
           ...(info?.contract_state ? { contractState: info.contract_state } : {}),
           ...(info?.contract_terminated_time ? { terminatedTime: info.contract_terminated_time } : {}),
         };
-      });
+      }, true);
     },
   };
 }

@@ -2,11 +2,12 @@ import { DAY_MS, shanghaiMidnight } from './calendar';
 import { fnv1a64 } from './hash';
 import type { Installment } from './plan';
 import type { LifecyclePolicy } from './policy';
-import type { InstallmentRecord, PollResult, RepaymentResult } from './status';
+import { isFinalInstallment, type InstallmentRecord, type PollResult, type RepaymentResult } from './status';
 
 /**
- * The per-installment state machine, WAITING → SCHEDULED → POLLING → DUE → SETTLED | FAILED, as pure functions
- * over plain records. The workflow decides when to call them; they decide what comes next and when.
+ * The per-installment state machine, WAITING → SCHEDULED → POLLING → DUE → SETTLED | FAILED (and MISSED, SKIPPED
+ * by an operator's decision), as pure functions over plain records. The workflow decides when to call them; they
+ * decide what comes next and when.
  */
 
 const HOUR_MS = 3_600_000;
@@ -84,7 +85,8 @@ export function markPolled(
   record.pollCount += 1;
   record.lastPollAt = iso(nowMs);
   record.lastPollResult = result;
-  if (result === 'MATCHES') {
+  // A changed record keeps being polled (it may be put right); a missing one is the caller's to decide.
+  if (result !== 'MISSING') {
     record.state = 'POLLING';
     record.nextActionAt = iso(nextPollAt(record, nowMs, policy));
   }
@@ -106,7 +108,7 @@ export function markFailed(record: InstallmentRecord, reason: string): void {
  * workflow's own timer marks the record DUE). Returns false for a record that is already final (duplicates).
  */
 export function applyResult(record: InstallmentRecord, result: RepaymentResult): boolean {
-  if (record.state === 'SETTLED' || record.state === 'FAILED') return false;
+  if (isFinalInstallment(record)) return false;
   record.result = result;
   if (result.outcome === 'SUCCESS') {
     record.state = 'SETTLED';

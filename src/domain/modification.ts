@@ -80,7 +80,7 @@ export function checkModification(
       });
       return [];
     }
-    if (record.state !== 'WAITING') {
+    if (record.state !== 'WAITING' && record.state !== 'MISSED') {
       issues.push({
         path: `${path}.outRecordId`,
         rule: `must name an installment not scheduled yet (it is ${record.state})`,
@@ -161,6 +161,8 @@ export function applyModification(
     record.repaymentDate = change.repaymentDate;
     record.repaymentAmount = change.repaymentAmount;
     record.minRepaymentAmount = change.minRepaymentAmount;
+    // A MISSED installment moved to a new date waits for its new window.
+    record.state = 'WAITING';
     rescheduleWaiting(record, policy);
   }
   for (const item of mod.add) records.push(newInstallmentRecord(item, policy));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_EVIDENCE_CODES } from './failurePolicy';
 
 /**
  * How a lifecycle behaves in time. Defaults here; temporal.yaml's `lifecycle:` section (read by the client)
@@ -20,7 +21,7 @@ export const LifecyclePolicySchema = z.strictObject({
     .max(24 * 14),
   /** Polls are spread over this many seconds (derived from the record id) so contracts do not poll in lockstep. */
   pollJitterSeconds: z.number().int().min(0).max(86_400),
-  /** A DUE installment with no reported result after this many days is a failure. */
+  /** A DUE installment with no reported result after this many days raises an alert (RESULT_OVERDUE). */
   resultDeadlineDays: z.number().int().min(1).max(90),
   onRepaymentFailed: z.enum(['terminate', 'continue']),
   continueAsNewAfterEvents: z.number().int().min(200).max(40_000),
@@ -37,6 +38,34 @@ export const LifecyclePolicySchema = z.strictObject({
     .int()
     .min(1)
     .max(24 * 30),
+  /** A step failing on infrastructure for this long raises an alert (RepaymentAlert, status, metrics). */
+  alertThresholdMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60),
+  /** Cap of the backoff between the lifecycle's own rounds of retries of a failing step. */
+  infraRetryMaxMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60),
+  /**
+   * Verified WeChat Pay refusal codes that count as evidence (failurePolicy.ts). Not in the seeds for each case, so
+   * configuration: a code not listed is an infrastructure alert, never a termination.
+   */
+  evidenceCodes: z.array(z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, { error: 'must be a WeChat Pay error code' })),
+  /**
+   * While signed, the contract's state (seed 002) is checked this often, so that a contract the user terminated ends
+   * its lifecycle (evidence) instead of being scheduled against.
+   */
+  contractCheckIntervalMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 24 * 60),
+  /** What a verified refusal of a schedule record (evidence) leads to: terminate the contract, or an alert. */
+  onScheduleRefused: z.enum(['terminate', 'alert']),
 });
 
 export type LifecyclePolicy = z.infer<typeof LifecyclePolicySchema>;
@@ -53,6 +82,11 @@ export const DEFAULT_LIFECYCLE_POLICY: Readonly<LifecyclePolicy> = Object.freeze
   terminationRetryMinutes: 60,
   compensationPollIntervalSeconds: 600,
   compensationNotFoundHours: 24,
+  alertThresholdMinutes: 30,
+  infraRetryMaxMinutes: 30,
+  evidenceCodes: [...DEFAULT_EVIDENCE_CODES],
+  contractCheckIntervalMinutes: 24 * 60,
+  onScheduleRefused: 'terminate',
 });
 
 export const PartialLifecyclePolicySchema = LifecyclePolicySchema.partial();

@@ -9,5 +9,13 @@ export const RepaymentPhase = defineSearchAttributeKey('RepaymentPhase', SearchA
 export const OutContractCode = defineSearchAttributeKey('OutContractCode', SearchAttributeType.KEYWORD);
 export const WechatContractId = defineSearchAttributeKey('WechatContractId', SearchAttributeType.KEYWORD);
 export const NextRepaymentDate = defineSearchAttributeKey('NextRepaymentDate', SearchAttributeType.DATETIME);
+/** `<step>:<error class or alert kind>` of the oldest alert (e.g. `poll:UNVERIFIED`); absent when none. */
+export const RepaymentAlert = defineSearchAttributeKey('RepaymentAlert', SearchAttributeType.KEYWORD);
 
-export const SEARCH_ATTRIBUTES = [RepaymentPhase, OutContractCode, WechatContractId, NextRepaymentDate] as const;
+export const SEARCH_ATTRIBUTES = [
+  RepaymentPhase,
+  OutContractCode,
+  WechatContractId,
+  NextRepaymentDate,
+  RepaymentAlert,
+] as const;
