@@ -2,11 +2,13 @@ import type { ActivityOptions } from '@temporalio/workflow';
 
 /**
  * Timeouts and retry policies of every class of WeChat Pay call, in one place.
- * The client's HTTP timeout and primary→backup failover happen inside one attempt; these policies govern attempts.
- * Non-retryable failures (4xx other than 429, repeated verification failures) stop retries at once.
+ * The client's HTTP deadline and primary→backup failover happen inside one attempt; these policies govern attempts.
+ * Verified refusals (4xx other than 401 and 429) stop retries at once. Each budget is minutes, not days: past it the
+ * workflow sees the failure, sorts it (src/domain/failurePolicy.ts), retries the step on its own capped-backoff
+ * timer and raises an alert past the threshold, which it could not do while Temporal retried out of its sight.
  */
 
-/** Seed 000 / 002 reads. The budget is ~10 minutes: past it the lifecycle treats the API as failing. */
+/** Seed 000 / 002 reads: a budget of about 10 minutes per round. */
 export const QUERY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '45s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 8 },
@@ -18,10 +20,10 @@ export const SCHEDULE_OPTIONS: ActivityOptions = {
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 6 },
 };
 
-/** Seed 004: retries until it succeeds; a non-retryable answer is retried by the workflow on a long timer. */
+/** Seed 004: retried by the workflow until it succeeds (rounds of this budget; a refusal on a long timer). */
 export const TERMINATE_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '45s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10m' },
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 8 },
 };
 
 /** Seed 003, on its own task queue (rate-limited server-side to 100 calls/s across all workers). */

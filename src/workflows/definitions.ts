@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PlanModificationInput } from '../domain/modification';
+import type { ResolveAlertInput } from '../domain/operatorActions';
 import type { RepaymentPlanInput } from '../domain/plan';
 import type { PartialLifecyclePolicy } from '../domain/policy';
 import type { CancelRequest, CompensationBillReported, ContractSigned, RepaymentResultSignal } from '../domain/signals';
@@ -24,6 +25,10 @@ export interface LifecycleInput {
 export const INVALID_PLAN = 'InvalidPlan';
 /** Failure type of a rejected modifyPlan update. */
 export const INVALID_MODIFICATION = 'InvalidModification';
+/** Failure type of a rejected reportRepaymentResult update (unknown record, settled installment, bad amount). */
+export const INVALID_RESULT = 'InvalidRepaymentResult';
+/** Failure type of a rejected resolveAlert update. */
+export const INVALID_RESOLUTION = 'InvalidResolution';
 
 export const contractSignedSignal = defineSignal<[ContractSigned]>('contractSigned');
 export const repaymentResultSignal = defineSignal<[RepaymentResultSignal]>('repaymentResult');
@@ -34,6 +39,17 @@ export const statusQuery = defineQuery<LifecycleStatus>('status');
 
 /** Adds or reschedules installments; the validator rejects bad input before it enters history. */
 export const modifyPlanUpdate = defineUpdate<LifecycleStatus, [PlanModificationInput]>('modifyPlan');
+
+/**
+ * The lender's repayment result, refused to the caller when it names no installment, contradicts a settled one or
+ * carries a bad amount (the `repaymentResult` signal stays for compatibility). The same result twice is accepted.
+ */
+export const reportRepaymentResultUpdate = defineUpdate<LifecycleStatus, [RepaymentResultSignal]>(
+  'reportRepaymentResult',
+);
+
+/** An operator's decision on an alert: retry, skip the installment, or terminate (with a reason). */
+export const resolveAlertUpdate = defineUpdate<LifecycleStatus, [ResolveAlertInput]>('resolveAlert');
 
 /** What the compensation-bill tracker reports to the lifecycle when the bill reaches a final state. */
 export interface CompensationBillOutcome {

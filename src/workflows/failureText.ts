@@ -1,5 +1,5 @@
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
-import type { WechatPayFailureDetails } from '../activities/failures';
+import type { WechatPayFailureDetails } from '../domain/failureTypes';
 
 /** Short, human-readable descriptions of activity failures, for `status` and the termination remark. */
 

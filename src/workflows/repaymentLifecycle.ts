@@ -7,29 +7,20 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  metricMeter,
   patched,
-  proxyActivities,
   setHandler,
-  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { MainQueueActivities, ScheduledRecord } from '../activities';
-import { RESPONSE_VERIFICATION_FAILED, UNEXPECTED_ANSWER } from '../domain/failureTypes';
-import { shanghaiDateOf, shanghaiMidnight } from '../domain/calendar';
-import {
-  actionDue,
-  applyResult,
-  markDue,
-  markFailed,
-  markPolled,
-  markScheduled,
-  newInstallmentRecord,
-  recordMismatches,
-} from '../domain/installments';
+import { FaultBook, faultKey, type FaultChange } from '../domain/alerts';
+import { shanghaiDateOf } from '../domain/calendar';
+import { classifyFailure, type ClassifiedFailure } from '../domain/failurePolicy';
+import { applyResult, newInstallmentRecord } from '../domain/installments';
 import { applyModification, checkModification, type CheckedModification } from '../domain/modification';
+import { checkResolution, type CheckedResolution } from '../domain/operatorActions';
 import {
   issuesOf,
   parsePlan,
@@ -39,30 +30,23 @@ import {
   type RepaymentPlan,
 } from '../domain/plan';
 import type { LifecyclePolicy } from '../domain/policy';
-import { NextRepaymentDate, OutContractCode, RepaymentPhase, WechatContractId } from '../domain/searchAttributes';
+import { checkRepaymentResult, type CheckedResult } from '../domain/repaymentResults';
+import { OutContractCode, WechatContractId } from '../domain/searchAttributes';
 import {
   CancelRequestSchema,
   CompensationBillOutcomeSchema,
   CompensationBillReportedSchema,
   ContractSignedSchema,
-  RepaymentResultSignalSchema,
 } from '../domain/signals';
 import {
   isFinalBill,
   isFinalInstallment,
   type CarriedState,
-  type InstallmentRecord,
   type LifecyclePhase,
   type LifecycleStatus,
   type StopRequest,
 } from '../domain/status';
-import { terminationRemark } from '../domain/termination';
-import {
-  DEFAULT_COMPENSATION_TASK_QUEUE,
-  QUERY_OPTIONS,
-  SCHEDULE_OPTIONS,
-  TERMINATE_OPTIONS,
-} from './activityPolicies';
+import { DEFAULT_COMPENSATION_TASK_QUEUE } from './activityPolicies';
 import { compensationBillTracker } from './compensationBillTracker';
 import {
   cancelSignal,
@@ -71,32 +55,33 @@ import {
   contractSignedSignal,
   INVALID_MODIFICATION,
   INVALID_PLAN,
+  INVALID_RESOLUTION,
+  INVALID_RESULT,
   modifyPlanUpdate,
+  reportRepaymentResultUpdate,
   repaymentResultSignal,
+  resolveAlertUpdate,
   statusQuery,
   type LifecycleInput,
 } from './definitions';
-import { applicationCause, describeFailure, failureDetails } from './failureText';
+import type { ActionKind, LifecycleCore } from './lifecycle/core';
+import { InstallmentScheduler } from './lifecycle/installmentScheduler';
+import { EVIDENCE_ONLY_PATCH, legacyActionFailed } from './lifecycle/legacy';
+import { SigningStep } from './lifecycle/signing';
+import { TerminationSaga } from './lifecycle/terminationSaga';
+import { Visibility } from './lifecycle/visibility';
 
 /*
  * Versioning convention: this workflow runs for years, so any change to the commands it issues (activities,
  * timers, child workflows, search-attribute upserts) or their order must be guarded with
  * `if (patched('short-change-id')) { new } else { old }`, later `deprecatePatch`, and a new replay history
- * recorded into test/histories/. Patched so far: strict-termination-confirmation.
+ * recorded into test/histories/. Patched so far: strict-termination-confirmation, evidence-only-failures
+ * (decided once per run, at its start: see lifecycle/legacy.ts).
  */
 
-const { querySigning, queryScheduleRecord } = proxyActivities<MainQueueActivities>(QUERY_OPTIONS);
-const { createScheduleRecord } = proxyActivities<MainQueueActivities>(SCHEDULE_OPTIONS);
-const { terminateContract } = proxyActivities<MainQueueActivities>(TERMINATE_OPTIONS);
-
-/** A create whose outcome is unknown or "duplicate" is reconciled by a query at most this many times. */
-const MAX_RECONCILE_ROUNDS = 3;
-const SIGNING_KEY = 'signing';
-const STRICT_TERMINATION_CONFIRMATION = 'strict-termination-confirmation';
-/** WeChat Pay's "no such resource" codes (digest: 404 NOT_FOUND, ORDER_NOT_EXIST, RESOURCE_NOT_EXISTS). */
-const NOT_FOUND_TYPES = new Set(['NOT_FOUND', 'ORDER_NOT_EXIST', 'RESOURCE_NOT_EXISTS']);
-
-type ActionKind = 'signing' | 'schedule' | 'poll' | 'bill';
+/** Workflow metrics (emitted by the worker's runtime, not on replay); made on use: only a workflow may make them. */
+const count = (name: string, description: string, tags: Record<string, string> = {}): void =>
+  metricMeter.createCounter(name, '1', description).add(1, tags);
 
 const nowIso = (): string => new Date(Date.now()).toISOString();
 
@@ -108,9 +93,11 @@ export async function repaymentLifecycle(input: LifecycleInput): Promise<Lifecyc
 
 function validateStart(input: LifecycleInput): { plan: RepaymentPlan; policy: LifecyclePolicy } {
   try {
-    // A continued run re-checks the shape only: its dates were checked when the lifecycle began.
-    const plan = parsePlan(input?.plan, input?.carried ? undefined : shanghaiDateOf(Date.now()));
-    const policy = resolvePolicy(input.policy, plan.policy);
+    // A continued run re-checks the shape only: its dates were checked when the lifecycle began, against the
+    // moment it was started (not the moment a worker first ran it).
+    const today = input?.carried ? undefined : shanghaiDateOf(workflowInfo().startTime.getTime());
+    const plan = parsePlan(input?.plan, today);
+    const policy = input.carried?.policy ?? resolvePolicy(input.policy, plan.policy);
     const expectedId = workflowIdFor(plan.outContractCode);
     if (workflowInfo().workflowId !== expectedId) {
       throw new PlanValidationError([
@@ -119,33 +106,33 @@ function validateStart(input: LifecycleInput): { plan: RepaymentPlan; policy: Li
     }
     return { plan, policy };
   } catch (error) {
-    if (error instanceof PlanValidationError) {
-      throw ApplicationFailure.create({
-        type: INVALID_PLAN,
-        message: error.message,
-        nonRetryable: true,
-        details: [error.issues],
-      });
-    }
+    if (error instanceof PlanValidationError) throw rejection(INVALID_PLAN, error);
     throw error;
   }
 }
 
-class Lifecycle {
-  private readonly state: CarriedState;
+class Lifecycle implements LifecycleCore {
+  readonly state: CarriedState;
+  readonly legacy: boolean;
+  readonly faults: FaultBook;
   private readonly inFlight = new Map<string, { kind: ActionKind; done: Promise<void> }>();
   /** Every API action runs in this scope, so that a stop cancels what is in flight before terminating. */
   private readonly actions = new CancellationScope();
+  private readonly signing: SigningStep;
+  private readonly scheduler: InstallmentScheduler;
+  private readonly termination: TerminationSaga;
+  private readonly visibility: Visibility;
   private finalPhase: LifecyclePhase | undefined;
-  private terminationError: string | undefined;
+  /** A bug (not a failed call) in an action: rethrown by the loop so that it fails the workflow task. */
+  private fatal: unknown;
   private wake = false;
-  private published: { phase?: string; next?: number | null } = {};
 
   constructor(
     private readonly input: LifecycleInput,
-    private readonly plan: RepaymentPlan,
-    private readonly policy: LifecyclePolicy,
+    readonly plan: RepaymentPlan,
+    readonly policy: LifecyclePolicy,
   ) {
+    this.legacy = !patched(EVIDENCE_ONLY_PATCH);
     this.state = input.carried ?? {
       signed: plan.signature.mode === 'none',
       signingStartedAt: nowIso(),
@@ -153,6 +140,17 @@ class Lifecycle {
       compensationBills: [],
       continuedAsNewCount: 0,
     };
+    this.state.faults ??= [];
+    if (!this.legacy) this.state.policy = policy;
+    this.faults = new FaultBook(this.state.faults, policy, (change) => this.onAlerts(change));
+    this.signing = new SigningStep(this);
+    this.scheduler = new InstallmentScheduler(this, this.signing);
+    this.termination = new TerminationSaga(this);
+    this.visibility = new Visibility(
+      this,
+      () => this.phase(),
+      () => this.termination.error,
+    );
     this.registerHandlers();
   }
 
@@ -167,7 +165,7 @@ class Lifecycle {
       // A Temporal cancel request (the Web UI's Cancel, `temporal workflow cancel`) is a cancel like the signal:
       // the contract is terminated before the lifecycle ends, in a scope the request cannot interrupt.
       if (!isCancellation(error) || this.finalPhase) throw error;
-      this.requestStop({ kind: 'cancel', reason: 'cancel requested through Temporal' });
+      this.requestStop({ kind: 'cancel', evidence: 'LENDER_CANCELLED', reason: 'cancel requested through Temporal' });
       const stop = this.state.stop!;
       return CancellationScope.nonCancellable(() => this.stop(stop));
     }
@@ -175,11 +173,16 @@ class Lifecycle {
 
   private async loop(): Promise<LifecycleStatus> {
     while (!this.state.stop) {
+      if (this.fatal !== undefined) throw this.fatal;
       const now = Date.now();
-      if (!this.state.signed) this.stepSigning(now);
-      else this.stepInstallments(now);
+      if (!this.state.signed) this.signing.step(now);
+      else {
+        this.scheduler.step(now);
+        this.signing.checkContract(now);
+      }
       this.startBillTrackers();
-      this.publish();
+      if (!this.legacy) this.faults.raiseDue(now);
+      this.visibility.publish();
       if (this.state.stop) break;
       if (this.inFlight.size === 0) {
         if (this.isComplete()) return this.complete();
@@ -187,146 +190,54 @@ class Lifecycle {
       }
       const wakeAt = this.nextWakeAt();
       this.wake = false;
-      const woken = () => this.wake || this.state.stop !== undefined;
+      const woken = () => this.wake || this.state.stop !== undefined || this.fatal !== undefined;
       if (wakeAt === undefined) await condition(woken);
       else await condition(woken, Math.max(1, wakeAt - Date.now()));
     }
-    return this.stop(this.state.stop);
+    const stop = this.state.stop;
+    // Once stopping, a Temporal cancel request must not interrupt (and so repeat) the termination.
+    return this.legacy ? this.stop(stop) : CancellationScope.nonCancellable(() => this.stop(stop));
   }
 
-  // ---- the signature -------------------------------------------------------------------------------------
+  // ---- LifecycleCore -------------------------------------------------------------------------------------
 
-  private signingDeadline(): number {
-    return Date.parse(this.state.signingStartedAt) + this.policy.signingDeadlineHours * 3_600_000;
-  }
-
-  private stepSigning(now: number): void {
-    if (now >= this.signingDeadline()) {
-      this.requestStop({
-        kind: 'failure',
-        reason: `contract not signed within ${this.policy.signingDeadlineHours} hours`,
+  launch(key: string, kind: ActionKind, action: () => Promise<void>): void {
+    const done = this.actions
+      .run(action)
+      .catch((error: unknown) => {
+        if (isCancellation(error)) return;
+        if (this.legacy) return legacyActionFailed(this, key, kind, error);
+        // Every step handles its own failed calls: anything arriving here is a bug, never a contract's failure.
+        log.error('bug in the lifecycle: the workflow task fails until a fix is deployed', { key, kind });
+        this.fatal = error;
+      })
+      .finally(() => {
+        this.inFlight.delete(key);
+        this.wake = true;
       });
-      return;
-    }
-    const next = this.state.nextSigningPollAt;
-    if (
-      this.plan.signature.mode === 'poll' &&
-      !this.inFlight.has(SIGNING_KEY) &&
-      (next === undefined || Date.parse(next) <= now)
-    ) {
-      this.launch(SIGNING_KEY, 'signing', () => this.pollSigning());
-    }
+    this.inFlight.set(key, { kind, done });
   }
 
-  private async pollSigning(): Promise<void> {
-    const answer = await querySigning({ outContractCode: this.plan.outContractCode, appid: this.plan.appid });
-    this.state.nextSigningPollAt = new Date(Date.now() + this.policy.signingPollIntervalSeconds * 1000).toISOString();
-    if (answer.found && answer.authState === 'AUTHORIZED') this.markSigned(answer.signedTime);
+  busy(key: string): boolean {
+    return this.inFlight.has(key);
   }
 
-  private markSigned(signedTime: string | undefined): void {
-    if (this.state.signed) return;
-    this.state.signed = true;
-    this.state.signedTime = signedTime ?? nowIso();
-    delete this.state.nextSigningPollAt;
+  requestStop(stop: StopRequest): void {
+    if (this.state.stop || this.finalPhase) return;
+    this.state.stop = stop;
+    log.warn('repayment lifecycle stopping', { kind: stop.kind, evidence: stop.evidence, reason: stop.reason });
   }
 
-  // ---- installments --------------------------------------------------------------------------------------
-
-  private stepInstallments(now: number): void {
-    for (const record of this.state.installments) {
-      if (this.inFlight.has(record.outRecordId)) continue;
-      switch (actionDue(record, now)) {
-        case 'schedule':
-          this.launch(record.outRecordId, 'schedule', () => this.schedule(record));
-          break;
-        case 'poll':
-          this.launch(record.outRecordId, 'poll', () => this.poll(record));
-          break;
-        case 'due':
-          markDue(record, this.policy);
-          break;
-        case 'result-overdue':
-          this.failInstallment(
-            record,
-            `no repayment result within ${this.policy.resultDeadlineDays} days of ${record.repaymentDate}`,
-          );
-          break;
-        case undefined:
-          break;
-      }
-    }
+  classify(error: unknown): ClassifiedFailure {
+    if (isCancellation(error)) throw error;
+    const failure = classifyFailure(error, this.policy.evidenceCodes);
+    if (!failure) throw error;
+    log.warn('WeChat Pay call failed', { class: failure.class, errorClass: failure.errorClass, code: failure.code });
+    return failure;
   }
 
-  private scheduleRequest(record: InstallmentRecord) {
-    return {
-      contractId: this.plan.contractId,
-      appid: this.plan.appid,
-      openid: this.plan.openid,
-      ...(this.plan.subMchid ? { subMchid: this.plan.subMchid } : {}),
-      ...(this.plan.subAppid ? { subAppid: this.plan.subAppid } : {}),
-      item: {
-        outRecordId: record.outRecordId,
-        repaymentAmount: record.repaymentAmount,
-        minRepaymentAmount: record.minRepaymentAmount,
-        repaymentDate: record.repaymentDate,
-        ...(record.description ? { description: record.description } : {}),
-        ...(record.attach ? { attach: record.attach } : {}),
-      },
-    };
-  }
-
-  private async schedule(record: InstallmentRecord): Promise<void> {
-    if (record.repaymentDate <= shanghaiDateOf(Date.now())) {
-      this.failInstallment(
-        record,
-        `repayment date ${record.repaymentDate} passed before the record could be scheduled`,
-      );
-      return;
-    }
-    for (let round = 1; ; round++) {
-      let stored: ScheduledRecord | undefined;
-      try {
-        stored = await createScheduleRecord(this.scheduleRequest(record));
-      } catch (error) {
-        if (!isUnknownCreateOutcome(error) || round >= MAX_RECONCILE_ROUNDS) throw error;
-        // "Duplicate" or an answer we could not trust: what WeChat Pay holds decides.
-        const lookup = await queryScheduleRecord({ outRecordId: record.outRecordId, contractId: this.plan.contractId });
-        if (!lookup.found) continue; // not created: create again with the same out_record_id
-        stored = lookup.record;
-      }
-      if (isFinalInstallment(record)) return; // settled by a signal meanwhile
-      const differences = recordMismatches(record, this.plan.contractId, stored);
-      if (differences.length > 0) {
-        this.failInstallment(record, `WeChat Pay holds the record with a different ${differences.join(', ')}`);
-      } else {
-        markScheduled(record, Date.now(), this.policy);
-      }
-      return;
-    }
-  }
-
-  private async poll(record: InstallmentRecord): Promise<void> {
-    const lookup = await queryScheduleRecord({ outRecordId: record.outRecordId, contractId: this.plan.contractId });
-    if (isFinalInstallment(record)) return;
-    const now = Date.now();
-    if (!lookup.found) {
-      markPolled(record, now, 'MISSING', this.policy);
-      this.failInstallment(record, 'scheduled record vanished at WeChat Pay (not found)');
-      return;
-    }
-    const differences = recordMismatches(record, this.plan.contractId, lookup.record);
-    if (differences.length > 0) {
-      markPolled(record, now, 'MISMATCH', this.policy);
-      this.failInstallment(record, `scheduled record changed at WeChat Pay: ${differences.join(', ')} differ`);
-      return;
-    }
-    markPolled(record, now, 'MATCHES', this.policy);
-  }
-
-  private failInstallment(record: InstallmentRecord, reason: string): void {
-    markFailed(record, reason);
-    this.requestStop({ kind: 'failure', reason: `installment ${record.outRecordId}: ${reason}` });
+  async continueAsNewIfDue(): Promise<void> {
+    if (this.shouldContinueAsNew()) await this.continueAsNew();
   }
 
   // ---- compensation bills --------------------------------------------------------------------------------
@@ -363,36 +274,6 @@ class Lifecycle {
 
   // ---- the loop's machinery ------------------------------------------------------------------------------
 
-  private launch(key: string, kind: ActionKind, action: () => Promise<void>): void {
-    const done = this.actions
-      .run(action)
-      .catch((error: unknown) => {
-        if (isCancellation(error)) return;
-        const what =
-          kind === 'signing'
-            ? 'signing query'
-            : kind === 'bill'
-              ? `compensation bill ${key.slice(5)}`
-              : `${kind} of ${key}`;
-        const reason = `${what} failed: ${describeFailure(error)}`;
-        const record = this.state.installments.find((r) => r.outRecordId === key);
-        if (record && !isFinalInstallment(record))
-          this.failInstallment(record, `${kind} failed: ${describeFailure(error)}`);
-        else this.requestStop({ kind: 'failure', reason });
-      })
-      .finally(() => {
-        this.inFlight.delete(key);
-        this.wake = true;
-      });
-    this.inFlight.set(key, { kind, done });
-  }
-
-  private requestStop(stop: StopRequest): void {
-    if (this.state.stop || this.finalPhase) return;
-    this.state.stop = stop;
-    log.warn('repayment lifecycle stopping', { kind: stop.kind, reason: stop.reason });
-  }
-
   private isComplete(): boolean {
     return (
       this.state.signed &&
@@ -402,15 +283,11 @@ class Lifecycle {
   }
 
   private nextWakeAt(): number | undefined {
-    const times: number[] = [];
-    if (!this.state.signed) {
-      times.push(this.signingDeadline());
-      if (this.state.nextSigningPollAt && !this.inFlight.has(SIGNING_KEY))
-        times.push(Date.parse(this.state.nextSigningPollAt));
-    } else {
-      for (const record of this.state.installments) {
-        if (record.nextActionAt && !this.inFlight.has(record.outRecordId)) times.push(Date.parse(record.nextActionAt));
-      }
+    const times = this.signing.wakeTimes();
+    if (this.state.signed) times.push(...this.scheduler.wakeTimes());
+    if (!this.legacy) {
+      const raiseAt = this.faults.nextRaiseAt();
+      if (raiseAt !== undefined) times.push(raiseAt);
     }
     return times.length > 0 ? Math.min(...times) : undefined;
   }
@@ -431,67 +308,31 @@ class Lifecycle {
 
   private async complete(): Promise<LifecycleStatus> {
     this.finalPhase = 'COMPLETED';
-    this.publish();
+    this.visibility.publish();
     await condition(allHandlersFinished);
     return this.status();
   }
 
   private async stop(stop: StopRequest): Promise<LifecycleStatus> {
-    this.publish();
+    this.visibility.publish();
     this.actions.cancel();
     await Promise.allSettled([...this.inFlight.values()].map((action) => action.done));
-    await this.terminate(stop);
+    if (this.fatal !== undefined) throw this.fatal;
+    await this.termination.run(stop);
     this.finalPhase = stop.kind === 'cancel' ? 'CANCELLED' : 'TERMINATED';
-    this.publish();
+    this.visibility.publish();
     await condition(allHandlersFinished);
     return this.status();
   }
 
-  /**
-   * Terminates the contract once per lifecycle (the record of it is carried across continue-as-new). Retryable
-   * errors are retried by the activity without limit. After a non-retryable refusal, only evidence counts as
-   * "already terminated": a business-state refusal (INVALID_REQUEST) while the signing query finds the contract no
-   * longer authorized, or "no such contract" from both endpoints. Anything else (a bad parameter, no permission)
-   * is retried after a long wait and shown in `status`, so that a contract is never left in force unnoticed.
-   */
-  private async terminate(stop: StopRequest): Promise<void> {
-    if (this.state.termination) return;
-    const remark = terminationRemark(
-      stop.kind === 'cancel' ? `Cancelled by the lender: ${stop.reason}` : `Repayment lifecycle failed: ${stop.reason}`,
-    );
-    // Before this patch any refusal was followed by the signing query and a non-authorized answer counted as done.
-    const strict = patched(STRICT_TERMINATION_CONFIRMATION);
-    for (;;) {
-      let refusal: string | undefined;
-      try {
-        await terminateContract({ outContractCode: this.plan.outContractCode, remark });
-        this.state.termination = { remark, at: nowIso(), alreadyTerminated: false };
-        this.terminationError = undefined;
-        return;
-      } catch (error) {
-        this.terminationError = describeFailure(error);
-        refusal = applicationCause(error)?.type ?? undefined;
-        log.warn('contract termination refused', { error: this.terminationError });
-      }
-      const mayBeDone = !strict || refusal === 'INVALID_REQUEST' || NOT_FOUND_TYPES.has(refusal ?? '');
-      if (mayBeDone) {
-        try {
-          const signing = await querySigning({ outContractCode: this.plan.outContractCode, appid: this.plan.appid });
-          const confirmed = !strict
-            ? !signing.found || signing.authState !== 'AUTHORIZED'
-            : refusal === 'INVALID_REQUEST'
-              ? signing.found && signing.authState !== 'AUTHORIZED'
-              : !signing.found;
-          if (confirmed) {
-            this.state.termination = { remark, at: nowIso(), alreadyTerminated: true };
-            this.terminationError = undefined;
-            return;
-          }
-        } catch (error) {
-          log.warn('signing query failed while reconciling termination', { error: describeFailure(error) });
-        }
-      }
-      await sleep(this.policy.terminationRetryMinutes * 60_000);
+  private onAlerts(change: FaultChange): void {
+    for (const fault of change.raised) {
+      log.warn('alert raised', { alert: fault.key, kind: fault.kind, errorClass: fault.errorClass });
+      count('repayment_alerts_raised', 'Lifecycle alerts raised', { step: fault.step, kind: fault.kind });
+    }
+    for (const fault of change.cleared) {
+      log.info('alert cleared', { alert: fault.key, kind: fault.kind });
+      count('repayment_alerts_cleared', 'Lifecycle alerts cleared', { step: fault.step, kind: fault.kind });
     }
   }
 
@@ -505,47 +346,8 @@ class Lifecycle {
     return 'MONITORING';
   }
 
-  /** Keeps RepaymentPhase and NextRepaymentDate current, upserting only on change. */
-  private publish(): void {
-    const phase = this.phase();
-    const unsettled = this.state.installments.filter((r) => !isFinalInstallment(r)).map((r) => r.repaymentDate);
-    const next = unsettled.length > 0 ? shanghaiMidnight(unsettled.reduce((a, b) => (a < b ? a : b))) : null;
-    const updates = [];
-    if (phase !== this.published.phase) updates.push({ key: RepaymentPhase, value: phase });
-    if (next !== this.published.next)
-      updates.push({ key: NextRepaymentDate, value: next === null ? null : new Date(next) });
-    if (updates.length === 0) return;
-    upsertSearchAttributes(updates);
-    this.published = { phase, next };
-  }
-
-  private nextPollAt(): string | undefined {
-    if (!this.state.signed) {
-      return this.plan.signature.mode === 'poll' ? (this.state.nextSigningPollAt ?? nowIso()) : undefined;
-    }
-    const polls = this.state.installments
-      .filter((r) => (r.state === 'SCHEDULED' || r.state === 'POLLING') && r.nextActionAt)
-      .map((r) => r.nextActionAt as string);
-    return polls.length > 0 ? polls.reduce((a, b) => (a < b ? a : b)) : undefined;
-  }
-
   private status(): LifecycleStatus {
-    const stop = this.state.stop;
-    const nextPollAt = this.finalPhase || stop ? undefined : this.nextPollAt();
-    return {
-      phase: this.phase(),
-      outContractCode: this.plan.outContractCode,
-      contractId: this.plan.contractId,
-      signed: this.state.signed,
-      installments: this.state.installments,
-      ...(nextPollAt ? { nextPollAt } : {}),
-      ...(stop?.kind === 'failure' ? { failureReason: stop.reason } : {}),
-      ...(stop?.kind === 'cancel' ? { cancelReason: stop.reason } : {}),
-      ...(this.state.termination ? { termination: this.state.termination } : {}),
-      ...(this.terminationError ? { terminationError: this.terminationError } : {}),
-      compensationBills: this.state.compensationBills,
-      continuedAsNewCount: this.state.continuedAsNewCount,
-    };
+    return this.visibility.status(this.finalPhase !== undefined);
   }
 
   // ---- signals, queries, updates -------------------------------------------------------------------------
@@ -559,26 +361,33 @@ class Lifecycle {
       if (parsed.data.contractId && parsed.data.contractId !== this.plan.contractId) {
         return log.warn('contractSigned ignored: another contract id', { contractId: parsed.data.contractId });
       }
-      this.markSigned(parsed.data.signedTime);
+      this.signing.markSigned(parsed.data.signedTime);
       this.wake = true;
     });
 
     setHandler(repaymentResultSignal, (payload) => {
-      const parsed = RepaymentResultSignalSchema.safeParse(payload);
-      if (!parsed.success) return log.warn('repaymentResult ignored: bad payload', { issues: issuesOf(parsed.error) });
-      const { outRecordId, outcome, ...rest } = parsed.data;
-      const record = this.state.installments.find((r) => r.outRecordId === outRecordId);
-      if (!record) return log.warn('repaymentResult ignored: unknown record', { outRecordId });
       if (this.finalPhase || this.state.stop) return;
-      if (!applyResult(record, { outcome, ...rest, reportedAt: nowIso() })) return; // a duplicate
-      if (outcome === 'FAILED' && this.policy.onRepaymentFailed === 'terminate') {
-        this.requestStop({
-          kind: 'failure',
-          reason: `installment ${outRecordId}: ${record.failureReason ?? 'repayment failed'}`,
-        });
+      let checked: CheckedResult;
+      try {
+        checked = checkRepaymentResult(this.state.installments, payload);
+      } catch (error) {
+        if (!(error instanceof PlanValidationError)) throw error;
+        // Signals cannot be refused: counted and logged, never silently dropped (the update refuses instead).
+        this.state.rejectedResults = (this.state.rejectedResults ?? 0) + 1;
+        count('repayment_results_rejected', 'Invalid lender repayment results received by signal');
+        return log.warn('repaymentResult rejected', { reason: error.message });
       }
-      this.wake = true;
+      this.applyRepaymentResult(checked);
     });
+
+    setHandler(
+      reportRepaymentResultUpdate,
+      (payload) => {
+        this.applyRepaymentResult(this.checkResult(payload));
+        return this.status();
+      },
+      { validator: (payload) => void this.checkResult(payload) },
+    );
 
     setHandler(compensationBillReportedSignal, (payload) => {
       const parsed = CompensationBillReportedSchema.safeParse(payload);
@@ -607,28 +416,64 @@ class Lifecycle {
     setHandler(cancelSignal, (payload) => {
       const parsed = CancelRequestSchema.safeParse(payload);
       // A cancel is never lost to a malformed reason.
-      this.requestStop({ kind: 'cancel', reason: parsed.success ? parsed.data.reason : 'no reason given' });
+      this.requestStop({
+        kind: 'cancel',
+        evidence: 'LENDER_CANCELLED',
+        reason: parsed.success ? parsed.data.reason : 'no reason given',
+      });
     });
 
     setHandler(
       modifyPlanUpdate,
       (modification) => {
-        applyModification(this.state.installments, this.checkModification(modification), this.policy);
+        const checked = this.checkModification(modification);
+        applyModification(this.state.installments, checked, this.policy);
+        // A missed installment moved to a new date is waiting again: its alert is answered.
+        for (const change of checked.reschedule) this.faults.clear(faultKey('create', change.outRecordId));
         this.wake = true;
         return this.status();
       },
       { validator: (modification) => void this.checkModification(modification) },
     );
+
+    setHandler(
+      resolveAlertUpdate,
+      (input) => {
+        this.resolve(this.checkResolution(input));
+        this.wake = true;
+        return this.status();
+      },
+      { validator: (input) => void this.checkResolution(input) },
+    );
+  }
+
+  private applyRepaymentResult({ record, result, repeat }: CheckedResult): void {
+    if (repeat) return;
+    const { outRecordId, outcome, ...rest } = result;
+    if (!applyResult(record, { outcome, ...rest, reportedAt: nowIso() })) return;
+    this.faults.clearInstallment(outRecordId);
+    if (outcome === 'FAILED' && this.policy.onRepaymentFailed === 'terminate') {
+      this.requestStop({
+        kind: 'failure',
+        evidence: 'REPAYMENT_FAILED',
+        reason: `installment ${outRecordId}: ${record.failureReason ?? 'repayment failed'}`,
+      });
+    }
+    this.wake = true;
+  }
+
+  private checkResult(payload: unknown): CheckedResult {
+    this.refuseWhenStopped(INVALID_RESULT, 'no result can be reported');
+    try {
+      return checkRepaymentResult(this.state.installments, payload);
+    } catch (error) {
+      if (error instanceof PlanValidationError) throw rejection(INVALID_RESULT, error);
+      throw error;
+    }
   }
 
   private checkModification(modification: unknown): CheckedModification {
-    if (this.finalPhase || this.state.stop) {
-      throw ApplicationFailure.create({
-        type: INVALID_MODIFICATION,
-        message: `the lifecycle is ${this.phase()}: its plan can no longer change`,
-        nonRetryable: true,
-      });
-    }
+    this.refuseWhenStopped(INVALID_MODIFICATION, 'its plan can no longer change');
     try {
       return checkModification(this.state.installments, modification, {
         outContractCode: this.plan.outContractCode,
@@ -636,21 +481,68 @@ class Lifecycle {
         busy: (outRecordId) => this.inFlight.has(outRecordId),
       });
     } catch (error) {
-      if (!(error instanceof PlanValidationError)) throw error;
+      if (error instanceof PlanValidationError) throw rejection(INVALID_MODIFICATION, error);
+      throw error;
+    }
+  }
+
+  private checkResolution(input: unknown): CheckedResolution {
+    if (this.finalPhase) this.refuseWhenStopped(INVALID_RESOLUTION, 'there is nothing left to resolve');
+    try {
+      return checkResolution(this.state.faults ?? [], input, { stopping: this.state.stop !== undefined });
+    } catch (error) {
+      if (error instanceof PlanValidationError) throw rejection(INVALID_RESOLUTION, error);
+      throw error;
+    }
+  }
+
+  private refuseWhenStopped(type: string, what: string): void {
+    if (this.finalPhase || this.state.stop) {
       throw ApplicationFailure.create({
-        type: INVALID_MODIFICATION,
-        message: error.message,
+        type,
+        message: `the lifecycle is ${this.phase()}: ${what}`,
         nonRetryable: true,
-        details: [error.issues],
       });
     }
   }
+
+  /** Carries out an operator's checked decision. */
+  private resolve({ fault, action, reason }: CheckedResolution): void {
+    const now = Date.now();
+    const record = this.state.installments.find((r) => r.outRecordId === fault.outRecordId);
+    log.info('operator resolved an alert', { alert: fault.key, action });
+    if (action === 'terminate') {
+      this.requestStop({ kind: 'failure', evidence: 'OPERATOR', reason: `terminated by an operator: ${reason}` });
+      return;
+    }
+    if (action === 'skip' && record) {
+      record.state = 'SKIPPED';
+      delete record.nextActionAt;
+      this.faults.clearInstallment(record.outRecordId);
+      return;
+    }
+    // retry
+    if (fault.step === 'terminate') {
+      this.termination.wake();
+      return;
+    }
+    if (fault.kind === 'INFRASTRUCTURE') {
+      fault.retryAt = new Date(now).toISOString();
+      if (record) record.nextActionAt = fault.retryAt;
+      return;
+    }
+    this.faults.clear(fault.key);
+    if (!record) return;
+    if (fault.kind === 'RESULT_OVERDUE') {
+      record.nextActionAt = new Date(now + this.policy.resultDeadlineDays * 86_400_000).toISOString();
+      return;
+    }
+    // A refused, changed or missing record: ask WeChat Pay again (query first, then create if it is not there).
+    if (fault.step === 'create') record.createOutcomeUnknown = true;
+    record.nextActionAt = new Date(now).toISOString();
+  }
 }
 
-/** A create answered "duplicate", or whose answer could not be trusted: it may have been executed. */
-function isUnknownCreateOutcome(error: unknown): boolean {
-  const cause = applicationCause(error);
-  if (!cause) return false;
-  if (cause.type === RESPONSE_VERIFICATION_FAILED || cause.type === UNEXPECTED_ANSWER) return true;
-  return failureDetails(error)?.issue === 'DUPLICATE' || (cause.type ?? '').includes('DUPLICATE');
+function rejection(type: string, error: PlanValidationError): ApplicationFailure {
+  return ApplicationFailure.create({ type, message: error.message, nonRetryable: true, details: [error.issues] });
 }
