@@ -1,9 +1,10 @@
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { AppConfig, MerchantConfig } from '../config/load';
 import { createActivities } from '../activities';
 import { registerSearchAttributes } from '../servers/searchAttributes';
 import { createWorkers } from '../worker';
+import { startAlertGauge } from './alertGauge';
 import type { JsonLogger } from './logger';
 import { wechatpayClientFromConfig } from './wechatpay';
 import type { WechatPayHttpClient } from '../wechatpay';
@@ -96,6 +97,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
     throw err;
   }
   const client = wechatpay;
+  const gauge = await startAlertGaugeIfMetrics(config, connectionOptions, logger);
   logger.info('Worker running', {
     address: target_.address,
     namespace,
@@ -110,6 +112,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
   const runs = workers.map((w) => w.run().finally(stopAll));
   const done = Promise.allSettled(runs).then(async (results) => {
     client.close();
+    await gauge?.stop();
     await connection.close();
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -117,5 +120,26 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
   return {
     done,
     shutdown: stopAll,
+  };
+}
+
+/** The lifecycles-in-alert gauge on the worker's metrics endpoint (off when metrics are off). */
+async function startAlertGaugeIfMetrics(
+  config: AppConfig,
+  connectionOptions: Parameters<typeof Connection.connect>[0],
+  logger: JsonLogger,
+): Promise<{ stop(): Promise<void> } | undefined> {
+  if (config.worker.metricsPort === 0) return undefined;
+  const connection = await Connection.connect(connectionOptions);
+  const gauge = startAlertGauge(
+    new Client({ connection, namespace: config.temporal.namespace }),
+    Runtime.instance().metricMeter,
+    logger,
+  );
+  return {
+    stop: async () => {
+      gauge.stop();
+      await connection.close();
+    },
   };
 }

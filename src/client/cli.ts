@@ -105,16 +105,37 @@ export function buildProgram(io: CliIo, connect: Connect = connectFromConfig): C
           code: string,
           options: { record: string; outcome: string; amount?: string; transactionId?: string; reason?: string },
         ) => {
-          await client.reportRepaymentResult(code, {
+          const status = await client.reportRepaymentResult(code, {
             outRecordId: options.record,
-            outcome: options.outcome as 'SUCCESS' | 'FAILED', // checked by the signal's schema
+            outcome: options.outcome as 'SUCCESS' | 'FAILED', // checked by the result's schema
             ...(options.amount !== undefined ? { amount: options.amount } : {}),
             ...(options.transactionId !== undefined ? { transactionId: options.transactionId } : {}),
             ...(options.reason !== undefined ? { reason: options.reason } : {}),
           });
-          return done(`Result ${options.outcome} of ${options.record} sent to the lifecycle of ${code}.`);
+          return {
+            json: status,
+            text: `Result ${options.outcome} of ${options.record} accepted by the lifecycle of ${code}.\n\n${formatStatus(status)}`,
+          };
         },
       ),
+    );
+
+  program
+    .command('resolve-alert')
+    .description("an operator's decision on an alert of a lifecycle (see `status`): retry, skip or terminate")
+    .argument('<outContractCode>')
+    .requiredOption('--action <action>', 'retry (the step now), skip (the installment) or terminate (the contract)')
+    .option('--alert <key>', 'the alert (e.g. create:R…); may be left out when the lifecycle has one')
+    .option('--reason <text>', 'why (required to terminate; shown in the termination remark)')
+    .action(
+      run(async (client, code: string, options: { action: string; alert?: string; reason?: string }) => {
+        const status = await client.resolveAlert(code, {
+          action: options.action as 'retry', // checked by the update's schema
+          ...(options.alert !== undefined ? { alert: options.alert } : {}),
+          ...(options.reason !== undefined ? { reason: options.reason } : {}),
+        });
+        return { json: status, text: formatStatus(status) };
+      }),
     );
 
   program
@@ -163,16 +184,25 @@ export function buildProgram(io: CliIo, connect: Connect = connectFromConfig): C
     .option('--phase <phase>', 'RepaymentPhase, e.g. MONITORING')
     .option('--contract <outContractCode>', 'OutContractCode')
     .option('--next-before <YYYY-MM-DD>', 'next repayment date before this day (Asia/Shanghai)')
+    .option('--alerts', 'only lifecycles with an alert (RepaymentAlert is set)')
     .option('--query <visibility query>', 'an extra Temporal visibility clause, ANDed')
     .option('--limit <n>', 'at most this many (default 100)', positiveInteger)
     .action(
       run(
         async (
           client,
-          options: { phase?: string; contract?: string; nextBefore?: string; query?: string; limit?: number },
+          options: {
+            phase?: string;
+            contract?: string;
+            nextBefore?: string;
+            alerts?: boolean;
+            query?: string;
+            limit?: number;
+          },
         ) => {
           const rows = await client.list({
             ...(options.phase !== undefined ? { phase: options.phase } : {}),
+            ...(options.alerts ? { inAlert: true } : {}),
             ...(options.contract !== undefined ? { outContractCode: options.contract } : {}),
             ...(options.nextBefore !== undefined ? { nextRepaymentBefore: options.nextBefore } : {}),
             ...(options.query !== undefined ? { query: options.query } : {}),

@@ -41,6 +41,7 @@ export function formatStatus(status: LifecycleStatus): string {
     ['Signed', status.signed ? 'yes' : 'no'],
     ['Next poll', status.nextPollAt],
     ['Failure', status.failureReason],
+    ['Evidence', status.evidence],
     ['Cancelled because', status.cancelReason],
     [
       'Termination',
@@ -71,6 +72,23 @@ export function formatStatus(status: LifecycleStatus): string {
       ]),
     ),
   ];
+  const faults = [...(status.alerts ?? []), ...(status.retrying ?? [])];
+  if (faults.length > 0) {
+    parts.push(
+      '',
+      renderTable(
+        ['ALERT', 'KIND', 'SINCE', 'FAILURES', 'NEXT RETRY', 'LAST ERROR'],
+        faults.map((fault) => [
+          `${fault.key}${fault.raisedAt ? '' : ' (retrying)'}`,
+          fault.kind === 'INFRASTRUCTURE' ? `${fault.kind}/${fault.errorClass}` : fault.kind,
+          fault.since,
+          String(fault.failures),
+          fault.retryAt,
+          fault.lastError,
+        ]),
+      ),
+    );
+  }
   if (status.compensationBills.length > 0) {
     parts.push(
       '',
@@ -92,10 +110,11 @@ export function formatStatus(status: LifecycleStatus): string {
 export function formatList(rows: readonly LifecycleSummary[]): string {
   if (rows.length === 0) return 'No lifecycles found.';
   return renderTable(
-    ['CONTRACT', 'PHASE', 'NEXT REPAYMENT', 'STATUS', 'WORKFLOW ID', 'STARTED'],
+    ['CONTRACT', 'PHASE', 'ALERT', 'NEXT REPAYMENT', 'STATUS', 'WORKFLOW ID', 'STARTED'],
     rows.map((row) => [
       row.outContractCode,
       row.phase,
+      row.alert,
       row.nextRepaymentDate,
       row.status,
       row.workflowId,

@@ -14,6 +14,7 @@ import type { z } from 'zod';
 import { loadConfig, type AppConfig } from '../config/load';
 import { shanghaiDateOf, shanghaiMidnight } from '../domain/calendar';
 import { PlanModificationSchema, type PlanModificationInput } from '../domain/modification';
+import { ResolveAlertSchema, type ResolveAlertInput } from '../domain/operatorActions';
 import {
   issuesOf,
   parsePlan,
@@ -25,7 +26,13 @@ import {
   type RepaymentPlan,
 } from '../domain/plan';
 import { PartialLifecyclePolicySchema, type PartialLifecyclePolicy } from '../domain/policy';
-import { NextRepaymentDate, OutContractCode, RepaymentPhase, WechatContractId } from '../domain/searchAttributes';
+import {
+  NextRepaymentDate,
+  OutContractCode,
+  RepaymentAlert,
+  RepaymentPhase,
+  WechatContractId,
+} from '../domain/searchAttributes';
 import {
   CancelRequestSchema,
   CompensationBillReportedSchema,
@@ -35,13 +42,17 @@ import {
   type RepaymentResultSignal,
 } from '../domain/signals';
 import type { LifecycleStatus } from '../domain/status';
+import type { UpdateDefinition } from '@temporalio/common';
 import {
   cancelSignal,
   compensationBillReportedSignal,
   contractSignedSignal,
   INVALID_MODIFICATION,
+  INVALID_RESOLUTION,
+  INVALID_RESULT,
   modifyPlanUpdate,
-  repaymentResultSignal,
+  reportRepaymentResultUpdate,
+  resolveAlertUpdate,
   statusQuery,
   type LifecycleInput,
 } from '../workflows/definitions';
@@ -81,6 +92,8 @@ export interface LifecycleSummary {
   /** Temporal's execution status: RUNNING, COMPLETED, FAILED, ... */
   status: WorkflowExecutionStatusName;
   phase?: string;
+  /** RepaymentAlert: `<step>:<class>` of the oldest alert, absent when there is none. */
+  alert?: string;
   outContractCode?: string;
   contractId?: string;
   /** The next unsettled repayment date (Asia/Shanghai), absent when none is left. */
@@ -108,27 +121,24 @@ export class RepaymentClient {
   /**
    * Starts the contract's lifecycle. Idempotent: the same plan again returns the existing lifecycle with
    * `alreadyStarted: true`; a different plan for the same contract throws LifecycleConflictError. A contract
-   * never gets a second lifecycle, not even after the first has closed.
+   * never gets a second lifecycle once one has run its course (completed, terminated the contract, cancelled); a
+   * lifecycle that FAILED (refused at start, or ended by an operator through Temporal) can be started again.
    */
   async startLifecycle(planInput: unknown, options: StartOptions = {}): Promise<StartResult> {
     const plan = parsePlan(planInput, shanghaiDateOf(this.now()));
-    const policy = validated(PartialLifecyclePolicySchema, { ...this.options.policyDefaults, ...options.policy }, [
+    const overrides = validated(PartialLifecyclePolicySchema, { ...this.options.policyDefaults, ...options.policy }, [
       'policy',
     ]);
-    // The policy the workflow will run with must be valid too (the workflow checks the same merge at start).
-    resolvePolicy(policy, plan.policy);
+    // Resolved here, once: the workflow runs (and replays) with exactly this policy, whatever later code defaults.
+    const policy = resolvePolicy(overrides, plan.policy);
     const workflowId = workflowIdFor(plan.outContractCode);
-    const input: LifecycleInput = {
-      plan,
-      ...(Object.keys(policy).length > 0 ? { policy } : {}),
-      compensationTaskQueue: this.options.compensationTaskQueue,
-    };
+    const input: LifecycleInput = { plan, policy, compensationTaskQueue: this.options.compensationTaskQueue };
     try {
       const handle = await this.temporal.workflow.start(LIFECYCLE_WORKFLOW_TYPE, {
         taskQueue: this.options.taskQueue,
         workflowId,
         workflowIdConflictPolicy: 'FAIL',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         args: [input],
         typedSearchAttributes: initialSearchAttributes(plan),
       });
@@ -139,10 +149,23 @@ export class RepaymentClient {
     }
   }
 
-  /** The lender's repayment result of one installment (`outcome` SUCCESS or FAILED). */
-  async reportRepaymentResult(outContractCode: string, result: RepaymentResultSignal): Promise<void> {
+  /**
+   * The lender's repayment result of one installment (`outcome` SUCCESS or FAILED), through an update: a result that
+   * names no installment, contradicts a settled one or carries a bad amount is refused (PlanValidationError naming
+   * the field); the same result again is accepted. Returns the lifecycle's status.
+   */
+  async reportRepaymentResult(outContractCode: string, result: RepaymentResultSignal): Promise<LifecycleStatus> {
     const payload = validated(RepaymentResultSignalSchema, result);
-    await this.call(outContractCode, (handle) => handle.signal(repaymentResultSignal, payload), 'no running lifecycle');
+    return this.update(outContractCode, reportRepaymentResultUpdate, payload, INVALID_RESULT);
+  }
+
+  /**
+   * An operator's decision on an alert (`status().alerts`): retry the step now, skip the installment, or terminate
+   * the contract (with a reason). `alert` is the alert's key; it may be left out when the lifecycle has one.
+   */
+  async resolveAlert(outContractCode: string, resolution: ResolveAlertInput): Promise<LifecycleStatus> {
+    const payload = validated(ResolveAlertSchema, resolution);
+    return this.update(outContractCode, resolveAlertUpdate, payload, INVALID_RESOLUTION);
   }
 
   /** A compensation bill the lender issued for the contract; the lifecycle tracks it to its final state. */
@@ -174,19 +197,7 @@ export class RepaymentClient {
    */
   async modifyPlan(outContractCode: string, modification: PlanModificationInput): Promise<LifecycleStatus> {
     const payload = validated(PlanModificationSchema, modification);
-    try {
-      return await this.call(
-        outContractCode,
-        (handle) => handle.executeUpdate(modifyPlanUpdate, { args: [payload] }),
-        'no running lifecycle',
-      );
-    } catch (error) {
-      const cause = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
-      if (!(cause instanceof ApplicationFailure) || cause.type !== INVALID_MODIFICATION) throw error;
-      const issues = cause.details?.[0];
-      if (isIssueList(issues) && issues.length > 0) throw new PlanValidationError(issues);
-      throw new ModificationRejectedError(outContractCode, cause.message);
-    }
+    return this.update(outContractCode, modifyPlanUpdate, payload, INVALID_MODIFICATION);
   }
 
   /** The lifecycle's `status` query (needs a worker polling the task queue). */
@@ -207,6 +218,28 @@ export class RepaymentClient {
       if (found.length >= limit) break;
     }
     return found;
+  }
+
+  /** Runs an update; the workflow validator's refusal becomes PlanValidationError (a field) or a rejection. */
+  private async update<A>(
+    outContractCode: string,
+    definition: UpdateDefinition<LifecycleStatus, [A]>,
+    payload: A,
+    refusalType: string,
+  ): Promise<LifecycleStatus> {
+    try {
+      return await this.call(
+        outContractCode,
+        (handle) => handle.executeUpdate(definition, { args: [payload] }),
+        'no running lifecycle',
+      );
+    } catch (error) {
+      const cause = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
+      if (!(cause instanceof ApplicationFailure) || cause.type !== refusalType) throw error;
+      const issues = cause.details?.[0];
+      if (isIssueList(issues) && issues.length > 0) throw new PlanValidationError(issues);
+      throw new ModificationRejectedError(outContractCode, cause.message);
+    }
   }
 
   private handleFor(outContractCode: string): WorkflowHandle {
@@ -299,6 +332,7 @@ function initialSearchAttributes(plan: RepaymentPlan): SearchAttributePair[] {
 function summaryOf(info: WorkflowExecutionInfo): LifecycleSummary {
   const attributes = info.typedSearchAttributes;
   const phase = attributes.get(RepaymentPhase);
+  const alert = attributes.get(RepaymentAlert);
   const outContractCode = attributes.get(OutContractCode);
   const contractId = attributes.get(WechatContractId);
   const next = attributes.get(NextRepaymentDate);
@@ -307,6 +341,7 @@ function summaryOf(info: WorkflowExecutionInfo): LifecycleSummary {
     runId: info.runId,
     status: info.status.name,
     ...(phase !== undefined ? { phase } : {}),
+    ...(alert !== undefined ? { alert } : {}),
     ...(outContractCode !== undefined ? { outContractCode } : {}),
     ...(contractId !== undefined ? { contractId } : {}),
     ...(next !== undefined ? { nextRepaymentDate: shanghaiDateOf(next.getTime()) } : {}),

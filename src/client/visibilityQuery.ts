@@ -1,6 +1,6 @@
 import { isCalendarDate, shanghaiMidnight } from '../domain/calendar';
 import { PlanValidationError, type PlanIssue } from '../domain/plan';
-import { NextRepaymentDate, OutContractCode, RepaymentPhase } from '../domain/searchAttributes';
+import { NextRepaymentDate, OutContractCode, RepaymentAlert, RepaymentPhase } from '../domain/searchAttributes';
 import type { LifecyclePhase } from '../domain/status';
 
 /** Every phase, checked against the domain's type so that a new phase cannot be forgotten here. */
@@ -22,6 +22,8 @@ export interface LifecycleFilter {
   outContractCode?: string;
   /** `YYYY-MM-DD`: lifecycles whose next unsettled repayment date is before this date (Asia/Shanghai). */
   nextRepaymentBefore?: string;
+  /** Only lifecycles with an alert an operator must look at. */
+  inAlert?: boolean;
   /** An extra visibility clause, ANDed as is (operator's own query; not escaped). */
   query?: string;
 }
@@ -66,6 +68,7 @@ export function buildListQuery(filter: LifecycleFilter = {}): string {
       clauses.push(`${NextRepaymentDate.name} < ${quoteVisibilityString(instant)}`);
     }
   }
+  if (filter.inAlert) clauses.push(`${RepaymentAlert.name} IS NOT NULL`);
   if (filter.query !== undefined) {
     if (filter.query.trim() === '') issues.push({ path: 'query', rule: 'must not be empty' });
     else clauses.push(`(${filter.query})`);
