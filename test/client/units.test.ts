@@ -137,6 +137,9 @@ describe('formatting', () => {
       ],
       compensationBills: [{ outBillNo: 'B1', state: 'TRACKING', reportedAt: '2026-02-11T00:00:00Z' }],
       continuedAsNewCount: 0,
+      alerts: [],
+      retrying: [],
+      rejectedResults: 0,
     };
     const text = formatStatus(status);
     expect(text).toContain('Contract: C1 (WeChat Pay contract WXC1)\nPhase:    MONITORING\nSigned:   yes\n');

@@ -247,3 +247,20 @@ export async function waitForPhase(
   }
   throw new Error(`the lifecycle did not reach ${phases.join('/')}`);
 }
+
+/** Advances skipped time in steps until the lifecycle's status satisfies `predicate`. */
+export async function waitForStatus(
+  fixture: LifecycleFixture,
+  handle: WorkflowHandle<typeof repaymentLifecycle>,
+  predicate: (status: LifecycleStatus) => boolean,
+  what: string,
+  step: Duration = '10 minutes',
+  maxSteps = 300,
+): Promise<LifecycleStatus> {
+  for (let i = 0; i < maxSteps; i++) {
+    const status = await handle.query(statusQuery);
+    if (predicate(status)) return status;
+    await fixture.env.sleep(step);
+  }
+  throw new Error(`the lifecycle never reached: ${what}`);
+}

@@ -11,6 +11,11 @@ import { temporal } from '@temporalio/proto';
 
 const History = temporal.api.history.v1.History;
 export const HISTORIES_DIR = join(__dirname, '..', 'histories');
+/**
+ * Histories recorded before patch `evidence-only-failures`: they replay the old branch of every behaviour it guards
+ * (kept as recorded; new recordings go to HISTORIES_DIR and never overwrite them).
+ */
+export const LEGACY_HISTORIES_DIR = join(HISTORIES_DIR, 'legacy');
 
 /**
  * With RECORD_HISTORIES=1, writes the run's history to test/histories/<workflowId>.json for the replay test
@@ -24,11 +29,18 @@ export async function maybeRecordHistory(handle: WorkflowHandle): Promise<void> 
   writeFileSync(join(HISTORIES_DIR, `${handle.workflowId}.json`), `${JSON.stringify(json, null, 1)}\n`);
 }
 
-export function loadRecordedHistories(): Array<{ workflowId: string; history: temporal.api.history.v1.IHistory }> {
-  return readdirSync(HISTORIES_DIR)
-    .filter((name) => name.endsWith('.json'))
-    .map((name) => ({
-      workflowId: name.replace(/\.json$/, ''),
-      history: History.fromObject(JSON.parse(readFileSync(join(HISTORIES_DIR, name), 'utf8'))),
-    }));
+export function loadRecordedHistories(): Array<{
+  workflowId: string;
+  file: string;
+  history: temporal.api.history.v1.IHistory;
+}> {
+  return [LEGACY_HISTORIES_DIR, HISTORIES_DIR].flatMap((dir) =>
+    readdirSync(dir)
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => ({
+        workflowId: name.replace(/\.json$/, ''),
+        file: join(dir, name),
+        history: History.fromObject(JSON.parse(readFileSync(join(dir, name), 'utf8'))),
+      })),
+  );
 }

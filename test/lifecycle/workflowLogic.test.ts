@@ -97,12 +97,13 @@ async function start(
   count: number,
   mode: 'poll' | 'signal' | 'none' = 'none',
   policy?: PartialLifecyclePolicy,
+  firstInDays = 20,
 ): Promise<Handle> {
   const today = shanghaiDateOf(await env.currentTimeMs());
   const installments = Array.from({ length: count }, (_, i) => ({
     repaymentAmount: '100000',
     minRepaymentAmount: '5000',
-    repaymentDate: addDays(today, 20 + 30 * i),
+    repaymentDate: addDays(today, firstInDays + 30 * i),
   }));
   return env.client.workflow.start(repaymentLifecycle, {
     taskQueue: 'logic',
@@ -175,30 +176,69 @@ it('completes 12 installments: each scheduled once in its window, polled, settle
   console.log(`12-installment lifecycle (in-memory activities): ${history.events?.length} history events`);
 }, 120_000);
 
-it('terminates once when a scheduled record vanishes', async () => {
+it('creates a scheduled record again (same out_record_id) when WeChat Pay verifiably no longer holds it', async () => {
   const handle = await start('LOGICGONE', 2);
   const status = await untilScheduled(handle);
-  records.delete(status.installments[0]!.outRecordId);
+  const id = status.installments[0]!.outRecordId;
+  records.delete(id);
   await env.sleep('2 days');
-  const result = await handle.result();
-  expect(result.phase).toBe('TERMINATED');
-  expect(result.failureReason).toMatch(/vanished/);
-  expect(result.termination?.remark).toMatch(/^Repayment lifecycle failed: installment .* vanished/);
-  expect(count('terminate:LOGICGONE')).toBe(1);
+  const now = await handle.query(statusQuery);
+  expect(now.phase).toBe('MONITORING');
+  // Created again (SCHEDULED), then polled as before.
+  expect(['SCHEDULED', 'POLLING']).toContain(now.installments[0]!.state);
+  expect(now.alerts).toEqual([]);
+  expect(count(`create:${id}`)).toBe(2);
+  expect(records.has(id)).toBe(true);
+  expect(count('terminate:LOGICGONE')).toBe(0);
+  await handle.signal(cancelSignal, { reason: 'test over' });
+  await handle.result();
 });
 
-it('terminates once on a non-retryable create answer', async () => {
+it('terminates once on a verified refusal of the create (evidence), after checking WeChat Pay holds no record', async () => {
   createFailure = ApplicationFailure.create({
     type: 'PARAM_ERROR',
     message: 'min_repayment_amount too low',
     nonRetryable: true,
+    details: [{ source: 'answer', httpStatus: 400, verified: true }],
   });
   try {
     const handle = await start('LOGICPARAM', 1);
     const result = await handle.result();
-    expect(result.phase).toBe('TERMINATED');
-    expect(result.failureReason).toMatch(/schedule failed: PARAM_ERROR/);
+    expect(result).toMatchObject({ phase: 'TERMINATED', evidence: 'SCHEDULE_REFUSED' });
+    expect(result.failureReason).toMatch(/refused the schedule record \(PARAM_ERROR/);
+    const id = result.installments[0]!.outRecordId;
+    // The refusal was checked against what WeChat Pay holds before it counted.
+    expect(calls.indexOf(`query:${id}`)).toBeGreaterThan(calls.indexOf(`create:${id}`));
     expect(count('terminate:LOGICPARAM')).toBe(1);
+  } finally {
+    createFailure = undefined;
+  }
+});
+
+it('never terminates on an error it cannot classify (an unverified refusal): retries and raises an alert', async () => {
+  createFailure = ApplicationFailure.create({
+    type: 'PARAM_ERROR',
+    message: 'refused, but the answer was not signed',
+    nonRetryable: true,
+    details: [{ source: 'answer', httpStatus: 400, verified: false }],
+  });
+  try {
+    const handle = await start('LOGICUNSIGNED', 1);
+    const opens = Date.parse((await handle.query(statusQuery)).installments[0]!.nextActionAt!);
+    await env.sleep(opens - (await env.currentTimeMs()) + 45 * 60_000);
+    const status = await handle.query(statusQuery);
+    expect(['SCHEDULING', 'MONITORING']).toContain(status.phase);
+    expect(status.alerts).toEqual([
+      expect.objectContaining({ key: `create:${status.installments[0]!.outRecordId}`, errorClass: 'UNVERIFIED' }),
+    ]);
+    createFailure = undefined;
+    await env.sleep('1 hour');
+    const cleared = await handle.query(statusQuery);
+    expect(cleared.alerts).toEqual([]);
+    expect(cleared.installments[0]!.state).toBe('SCHEDULED');
+    expect(count('terminate:LOGICUNSIGNED')).toBe(0);
+    await handle.signal(cancelSignal, { reason: 'test over' });
+    await handle.result();
   } finally {
     createFailure = undefined;
   }
@@ -212,6 +252,39 @@ it('terminates an unsigned contract at the signing deadline; the contract is not
   expect(result.failureReason).toBe('contract not signed within 72 hours');
   expect(count('create:')).toBeGreaterThan(0); // other tests
   expect(count('terminate:LOGICSIGN')).toBe(1);
+});
+
+it('checks the plan against the moment it was started, not when a worker first ran it', async () => {
+  const today = shanghaiDateOf(await env.currentTimeMs());
+  // Started now; its first workflow task runs three days later (a worker outage, simulated with a start delay).
+  const handle = await env.client.workflow.start(repaymentLifecycle, {
+    taskQueue: 'logic',
+    workflowId: workflowIdFor('LOGICLATE'),
+    startDelay: '3 days',
+    args: [
+      {
+        plan: {
+          outContractCode: 'LOGICLATE',
+          contractId: 'WXCLOGICLATE',
+          appid: 'wxapp',
+          openid: 'oSecretOpenid',
+          signature: { mode: 'none' },
+          installments: [{ repaymentAmount: '100', minRepaymentAmount: '5', repaymentDate: addDays(today, 1) }],
+        },
+        compensationTaskQueue: 'logic-compensation',
+      },
+    ],
+  });
+  await env.sleep('3 days');
+  let status: LifecycleStatus | undefined;
+  for (let i = 0; i < 50 && !status?.alerts.length; i++) {
+    status = await handle.query(statusQuery).catch(() => undefined);
+    if (!status?.alerts.length) await env.sleep('1 hour');
+  }
+  // Valid when started; by the time it ran, the date had passed: a missed window for an operator, not a refusal.
+  expect(status?.installments[0]!.state).toBe('MISSED');
+  expect(status?.alerts[0]).toMatchObject({ kind: 'MISSED_WINDOW' });
+  await handle.terminate('test over');
 });
 
 it('validates updates before they enter history, tracks a compensation bill, and cancels', async () => {
