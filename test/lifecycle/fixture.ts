@@ -17,6 +17,7 @@ import { createWorkers, runWorkersUntil } from '../../src/worker';
 import { repaymentLifecycle } from '../../src/workflows';
 import { repaymentResultSignal, statusQuery } from '../../src/workflows/definitions';
 import { createTimeSkippingEnv } from '../harness/temporal';
+import { runEveryStep } from '../harness/teardown';
 
 /**
  * One time-skipping Temporal environment, one sandbox (real HTTP, real RSA signatures) and one pair of workers
@@ -175,18 +176,15 @@ export async function createLifecycleFixture(options: LifecycleFixtureOptions = 
     },
     async teardown() {
       endTest();
-      // Each step runs even if the one before failed: nothing outlives the file.
-      try {
-        stop();
-        await running;
-      } finally {
-        try {
-          await sandbox.close();
-        } finally {
-          await env.teardown();
-          rmSync(dataDir, { recursive: true, force: true });
-        }
-      }
+      await runEveryStep(
+        () => {
+          stop();
+          return running;
+        },
+        () => sandbox.close(),
+        () => env.teardown(),
+        () => rmSync(dataDir, { recursive: true, force: true }),
+      );
     },
   };
 }

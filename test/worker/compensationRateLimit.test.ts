@@ -14,6 +14,7 @@ import { waitUntil } from '../e2e/processes';
 import { nearPlan, registerContract } from '../e2e/support';
 import { wechatpayClientFor } from '../harness/sandboxClient';
 import { createDevServerEnv } from '../harness/temporal';
+import { runEveryStep } from '../harness/teardown';
 
 /**
  * The compensation-bill query's rate limit (seed 003: 100 calls/s per merchant) is a task-queue rate limit that
@@ -55,14 +56,15 @@ beforeAll(async () => {
   });
 }, 180_000);
 
-afterAll(async () => {
-  try {
-    await sandbox?.close();
-  } finally {
-    await env?.teardown();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  }
-}, 60_000);
+afterAll(
+  () =>
+    runEveryStep(
+      () => sandbox?.close(),
+      () => env?.teardown(),
+      () => dataDir && rmSync(dataDir, { recursive: true, force: true }),
+    ),
+  60_000,
+);
 
 interface BurstRun {
   /** The most of this run's compensation queries that reached the sandbox within any 1-second window. */
