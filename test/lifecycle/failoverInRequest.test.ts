@@ -1,7 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { repaymentLifecycle } from '../../src/workflows';
 import { statusQuery } from '../../src/workflows/definitions';
-import { createLifecycleFixture, simulateLender, type LifecycleFixture } from './fixture';
+import { simulateLender, useLifecycleFixture } from './fixture';
 
 /**
  * Failover INSIDE one request, seen from the lifecycle: with the primary domain down for the whole lifecycle,
@@ -14,12 +14,7 @@ import { createLifecycleFixture, simulateLender, type LifecycleFixture } from '.
  * memory of the primary's earlier failure), so the create and each poll each go through the failover path.
  */
 
-let fx: LifecycleFixture;
-beforeAll(async () => {
-  fx = await createLifecycleFixture({ wechatpay: { failbackAfterMs: 0 } });
-}, 120_000);
-afterEach(async () => fx?.cleanUp());
-afterAll(async () => fx?.teardown(), 60_000);
+const fixture = useLifecycleFixture({ wechatpay: { failbackAfterMs: 0 } });
 
 /** Every activity the lifecycle ran, by type, with the attempt on which it was last started. */
 async function activityAttempts(
@@ -41,6 +36,7 @@ async function activityAttempts(
 }
 
 it('signs up, creates and polls through the backup on the first attempt while the primary is down', async () => {
+  const fx = fixture();
   const plan = await fx.newContract('FAILOVERREQ', { installments: 1, firstInDays: 4, signature: 'poll' });
   // Down before the first call and for the whole lifecycle (cleanUp brings it back, even if this test fails).
   await fx.sandbox.control.setPrimaryDown(true);

@@ -190,6 +190,23 @@ export async function createLifecycleFixture(options: LifecycleFixtureOptions = 
 }
 
 /**
+ * One fixture for the calling test file, with its hooks: created in beforeAll, cleaned up after each test (so
+ * a failing test leaks nothing), torn down in afterAll. Returns a getter for use inside the tests.
+ */
+export function useLifecycleFixture(options?: LifecycleFixtureOptions): () => LifecycleFixture {
+  let fixture: LifecycleFixture | undefined;
+  beforeAll(async () => {
+    fixture = await createLifecycleFixture(options);
+  }, 120_000);
+  afterEach(async () => fixture?.cleanUp());
+  afterAll(async () => fixture?.teardown(), 60_000);
+  return () => {
+    if (!fixture) throw new Error('the lifecycle fixture is not set up (beforeAll failed?)');
+    return fixture;
+  };
+}
+
+/**
  * Terminates a workflow and the children it started (e.g. bill trackers, which outlive it by design) if they
  * are still running. A terminated workflow whose activity is still in flight can leave the Java test server's
  * time-skipping lock held (see cancelInFlight.test.ts), so later skips may run slower; that only follows a test

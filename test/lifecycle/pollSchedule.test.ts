@@ -3,7 +3,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { RepaymentPlanInput } from '../../src/domain/plan';
 import type { PartialLifecyclePolicy } from '../../src/domain/policy';
 import type { repaymentLifecycle } from '../../src/workflows';
-import { createLifecycleFixture, simulateLender, type LifecycleFixture } from './fixture';
+import { simulateLender, useLifecycleFixture } from './fixture';
 
 /**
  * The exact poll schedule of each installment, counted, in skipped time: the number of record queries and the
@@ -32,12 +32,7 @@ const MONTH_END_GROUPS = [
   ['01-01', '02-01'],
 ];
 
-let fx: LifecycleFixture;
-beforeAll(async () => {
-  fx = await createLifecycleFixture();
-}, 120_000);
-afterEach(async () => fx?.cleanUp());
-afterAll(async () => fx?.teardown(), 60_000);
+const fixture = useLifecycleFixture();
 
 /** 00:00 Asia/Shanghai (UTC+8, no DST) of a calendar date. */
 const shanghaiMidnight = (date: string): number => Date.parse(`${date}T00:00:00+08:00`);
@@ -98,6 +93,7 @@ async function runOneAndCompare(
   monthDays: string[],
   policy: PartialLifecyclePolicy & { pollIntervalHours: number; scheduleLeadDays: number },
 ): Promise<Record<string, string[]>> {
+  const fx = fixture();
   const leadDays = policy.scheduleLeadDays;
   // Every window opens well after the start, so the record is scheduled exactly when its window opens.
   const dates = nextOccurrences(monthDays, await fx.env.currentTimeMs(), leadDays + 2);
