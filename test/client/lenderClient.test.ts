@@ -20,6 +20,7 @@ import {
   type LifecycleSummary,
 } from '../../src/client';
 import { createDevServerEnv } from '../harness/temporal';
+import { runEveryStep } from '../harness/teardown';
 import { buildCli, type BuiltCli } from './cliBuild';
 
 /**
@@ -71,14 +72,26 @@ beforeAll(async () => {
   );
 }, 240_000);
 
-afterAll(async () => {
-  stopWorkers?.();
-  await workersDone;
-  await sandbox?.close();
-  await env?.teardown();
-  cli?.remove();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-}, 60_000);
+// A failed test leaves no fault behind for the next one.
+afterEach(async () => {
+  await sandbox?.control.clearFaults();
+  await sandbox?.control.setPrimaryDown(false);
+});
+
+afterAll(
+  () =>
+    runEveryStep(
+      () => {
+        stopWorkers?.();
+        return workersDone;
+      },
+      () => sandbox?.close(),
+      () => env?.teardown(),
+      () => cli?.remove(),
+      () => dataDir && rmSync(dataDir, { recursive: true, force: true }),
+    ),
+  60_000,
+);
 
 /** A plan for a contract that exists (authorized) in the sandbox; monthly installments from 20 days ahead. */
 async function newContract(code: string, installments = 3): Promise<RepaymentPlanInput> {

@@ -11,6 +11,7 @@ import { projectRoot } from '../../src/paths';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
 import type { RequestLogEntry } from '../../src/sandbox/requestLog';
 import { createDevServerEnv } from '../harness/temporal';
+import { runEveryStep } from '../harness/teardown';
 import { freePort, waitUntil, type RunningProcess } from './processes';
 import {
   isolatedEnv,
@@ -52,13 +53,21 @@ beforeAll(async () => {
   repayment = await connectRepaymentClient(loadConfig({ file: configFile, env: isolatedEnv() }));
 }, 180_000);
 
-afterAll(async () => {
-  await worker?.kill('SIGKILL');
-  await repayment?.close();
-  await sandbox?.close();
-  await env?.teardown();
-  rmSync(dir, { recursive: true, force: true });
+// A failed test leaves no fault behind for the next one.
+afterEach(async () => {
+  await sandbox?.control.clearFaults();
+  await sandbox?.control.setPrimaryDown(false);
 });
+
+afterAll(() =>
+  runEveryStep(
+    () => worker?.kill('SIGKILL'),
+    () => repayment?.close(),
+    () => sandbox?.close(),
+    () => env?.teardown(),
+    () => rmSync(dir, { recursive: true, force: true }),
+  ),
+);
 
 async function statusOf(code: string): Promise<LifecycleStatus> {
   return repayment.client.getStatus(code);

@@ -12,6 +12,7 @@ let fx: LifecycleFixture;
 beforeAll(async () => {
   fx = await createLifecycleFixture();
 }, 120_000);
+afterEach(async () => fx?.cleanUp());
 afterAll(async () => fx?.teardown(), 60_000);
 
 it('cancels in SCHEDULING: the in-flight create is cancelled, then the contract is terminated once', async () => {

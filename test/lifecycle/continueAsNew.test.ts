@@ -6,6 +6,7 @@ let fx: LifecycleFixture;
 beforeAll(async () => {
   fx = await createLifecycleFixture();
 }, 120_000);
+afterEach(async () => fx?.cleanUp());
 afterAll(async () => fx?.teardown(), 60_000);
 
 it('continues a 36-installment contract as new, carrying its state, and completes', async () => {

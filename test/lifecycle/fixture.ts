@@ -1,9 +1,10 @@
-import { wechatpayClientFor } from '../harness/sandboxClient';
+import { wechatpayClientFor, type SandboxClientOptions } from '../harness/sandboxClient';
+import { setMaxListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import type { Duration } from '@temporalio/common';
+import { WorkflowNotFoundError, type Duration } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
@@ -16,6 +17,7 @@ import { createWorkers, runWorkersUntil } from '../../src/worker';
 import { repaymentLifecycle } from '../../src/workflows';
 import { repaymentResultSignal, statusQuery } from '../../src/workflows/definitions';
 import { createTimeSkippingEnv } from '../harness/temporal';
+import { runEveryStep } from '../harness/teardown';
 
 /**
  * One time-skipping Temporal environment, one sandbox (real HTTP, real RSA signatures) and one pair of workers
@@ -38,7 +40,25 @@ export interface LifecycleFixture {
   ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof repaymentLifecycle>>;
   /** Sandbox request-log entries of one contract (see `contractOfEntry`), optionally of one endpoint. */
   calls(plan: RepaymentPlanInput, endpoint?: RequestLogEntry['endpoint']): Promise<RequestLogEntry[]>;
+  /**
+   * For afterEach, so that a failed test leaks nothing into the next: clears the sandbox's faults, brings the
+   * primary back up, and terminates every workflow started since the last clean-up (and the children it
+   * started) that is still running, so none keeps retrying against the sandbox or holds the workers.
+   */
+  cleanUp(): Promise<void>;
   teardown(): Promise<void>;
+  /**
+   * Runs `fn` until the test ends (cleanUp or teardown): then the Temporal calls it has in flight are cancelled
+   * and `signal` is aborted, so that a test Jest gave up on (timeout) stops driving the clock, and no call of it
+   * is still pending when the server goes away (the client retries such a call on a closed channel, which
+   * throws outside any test and kills the Jest process: "Channel has been shut down").
+   */
+  whileTestRuns<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T>;
+}
+
+export interface LifecycleFixtureOptions {
+  /** Options of the workers' WeChat Pay client (e.g. `failbackAfterMs`). */
+  wechatpay?: SandboxClientOptions;
 }
 
 export interface ContractOptions {
@@ -49,7 +69,7 @@ export interface ContractOptions {
   authorized?: boolean;
 }
 
-export async function createLifecycleFixture(): Promise<LifecycleFixture> {
+export async function createLifecycleFixture(options: LifecycleFixtureOptions = {}): Promise<LifecycleFixture> {
   const env = await createTimeSkippingEnv();
   // Fresh keys and state per test file, outside the repository.
   const dataDir = mkdtempSync(join(tmpdir(), 'lifecycle-sandbox-'));
@@ -59,7 +79,7 @@ export async function createLifecycleFixture(): Promise<LifecycleFixture> {
     // Business rules (the 14-day window) follow the skipped clock; answer signatures keep real time.
     const sandbox = await startSandbox({ dataDir, businessClock: () => env.currentTimeMs() });
     startedSandbox = sandbox;
-    const wechatpay = wechatpayClientFor(sandbox);
+    const wechatpay = wechatpayClientFor(sandbox, options.wechatpay);
     // The runtime's logger (WARN in tests) keeps webpack's report out of the output.
     const workflowBundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../../src/workflows'),
@@ -82,6 +102,20 @@ export async function createLifecycleFixture(): Promise<LifecycleFixture> {
   const sandbox = startedSandbox;
   let stop!: () => void;
   const running = runWorkersUntil(workers, new Promise<void>((resolve) => (stop = resolve)));
+  // A worker that fails mid-file is reported by teardown, not as an unhandled rejection in some other test.
+  running.catch(() => undefined);
+  const started: string[] = [];
+  const newTestSignal = () => {
+    const controller = new AbortController();
+    // The client adds a listener per call to the signal and never removes it; the signal lives one test.
+    setMaxListeners(0, controller.signal);
+    return controller;
+  };
+  let testEnded = newTestSignal();
+  const endTest = () => {
+    testEnded.abort(new Error('the test has ended'));
+    testEnded = newTestSignal();
+  };
   const today = async () => shanghaiDateOf(await env.currentTimeMs());
 
   return {
@@ -116,11 +150,13 @@ export async function createLifecycleFixture(): Promise<LifecycleFixture> {
       return plan;
     },
     async start(plan, policy) {
-      return env.client.workflow.start(repaymentLifecycle, {
+      const handle = await env.client.workflow.start(repaymentLifecycle, {
         taskQueue: TASK_QUEUE,
         workflowId: workflowIdFor(plan.outContractCode),
         args: [{ plan, compensationTaskQueue: COMPENSATION_TASK_QUEUE, ...(policy ? { policy } : {}) }],
       });
+      started.push(handle.workflowId);
+      return handle;
     },
     async calls(plan, endpoint) {
       return (await sandbox.control.requestLog(endpoint)).filter((entry) => {
@@ -128,14 +164,68 @@ export async function createLifecycleFixture(): Promise<LifecycleFixture> {
         return owner.outContractCode === plan.outContractCode || owner.contractId === plan.contractId;
       });
     },
+    whileTestRuns(fn) {
+      const { signal } = testEnded;
+      return env.connection.withAbortSignal(signal, () => fn(signal));
+    },
+    async cleanUp() {
+      endTest();
+      await sandbox.control.clearFaults();
+      await sandbox.control.setPrimaryDown(false);
+      for (const workflowId of started.splice(0)) await terminateLeftRunning(env, workflowId);
+    },
     async teardown() {
-      stop();
-      await running;
-      await sandbox.close();
-      await env.teardown();
-      rmSync(dataDir, { recursive: true, force: true });
+      endTest();
+      await runEveryStep(
+        () => {
+          stop();
+          return running;
+        },
+        () => sandbox.close(),
+        () => env.teardown(),
+        () => rmSync(dataDir, { recursive: true, force: true }),
+      );
     },
   };
+}
+
+/**
+ * One fixture for the calling test file, with its hooks: created in beforeAll, cleaned up after each test (so
+ * a failing test leaks nothing), torn down in afterAll. Returns a getter for use inside the tests.
+ */
+export function useLifecycleFixture(options?: LifecycleFixtureOptions): () => LifecycleFixture {
+  let fixture: LifecycleFixture | undefined;
+  beforeAll(async () => {
+    fixture = await createLifecycleFixture(options);
+  }, 120_000);
+  afterEach(async () => fixture?.cleanUp());
+  afterAll(async () => fixture?.teardown(), 60_000);
+  return () => {
+    if (!fixture) throw new Error('the lifecycle fixture is not set up (beforeAll failed?)');
+    return fixture;
+  };
+}
+
+/**
+ * Terminates a workflow and the children it started (e.g. bill trackers, which outlive it by design) if they
+ * are still running. A terminated workflow whose activity is still in flight can leave the Java test server's
+ * time-skipping lock held (see cancelInFlight.test.ts), so later skips may run slower; that only follows a test
+ * that already failed or left work behind, and is better than a workflow retrying into the next suite.
+ */
+async function terminateLeftRunning(env: TestWorkflowEnvironment, workflowId: string): Promise<void> {
+  const { events } = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  const children = (events ?? []).flatMap(
+    (e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId ?? [],
+  );
+  for (const id of [workflowId, ...children]) {
+    const handle = env.client.workflow.getHandle(id);
+    const { status } = await handle.describe().catch(() => ({ status: { name: 'UNKNOWN' } }));
+    if (status.name !== 'RUNNING') continue;
+    // It may have closed meanwhile: then there is nothing left to stop.
+    await handle.terminate('left running by a finished test').catch((error: unknown) => {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+    });
+  }
 }
 
 /**
@@ -180,30 +270,33 @@ export async function simulateLender(
   outcomeFor: (outRecordId: string, index: number) => 'SUCCESS' | 'FAILED' = () => 'SUCCESS',
   maxSteps = 2000,
 ): Promise<LifecycleStatus> {
-  for (let step = 0; step < maxSteps; step++) {
-    const status = await handle.query(statusQuery);
-    if (['COMPLETED', 'TERMINATED', 'CANCELLED'].includes(status.phase)) return status;
-    const due = status.installments.filter((i) => i.state === 'DUE');
-    for (const record of due) {
-      const index = status.installments.indexOf(record);
-      await handle.signal(repaymentResultSignal, {
-        outRecordId: record.outRecordId,
-        outcome: outcomeFor(record.outRecordId, index),
-      });
+  return fixture.whileTestRuns(async (signal) => {
+    for (let step = 0; step < maxSteps; step++) {
+      signal.throwIfAborted();
+      const status = await handle.query(statusQuery);
+      if (['COMPLETED', 'TERMINATED', 'CANCELLED'].includes(status.phase)) return status;
+      const due = status.installments.filter((i) => i.state === 'DUE');
+      for (const record of due) {
+        const index = status.installments.indexOf(record);
+        await handle.signal(repaymentResultSignal, {
+          outRecordId: record.outRecordId,
+          outcome: outcomeFor(record.outRecordId, index),
+        });
+      }
+      if (due.length > 0) {
+        await fixture.env.sleep('1 minute');
+        continue;
+      }
+      const open = status.installments
+        .filter((i) => i.state !== 'SETTLED' && i.state !== 'FAILED')
+        .map((i) => i.repaymentDate);
+      const now = await fixture.env.currentTimeMs();
+      const target =
+        open.length > 0 ? shanghaiMidnight(open.reduce((a, b) => (a < b ? a : b))) + 3_600_000 : now + BASE_DAY_MS;
+      await fixture.env.sleep(Math.max(60_000, target - now));
     }
-    if (due.length > 0) {
-      await fixture.env.sleep('1 minute');
-      continue;
-    }
-    const open = status.installments
-      .filter((i) => i.state !== 'SETTLED' && i.state !== 'FAILED')
-      .map((i) => i.repaymentDate);
-    const now = await fixture.env.currentTimeMs();
-    const target =
-      open.length > 0 ? shanghaiMidnight(open.reduce((a, b) => (a < b ? a : b))) + 3_600_000 : now + BASE_DAY_MS;
-    await fixture.env.sleep(Math.max(60_000, target - now));
-  }
-  throw new Error('the lender simulator ran out of steps');
+    throw new Error('the lender simulator ran out of steps');
+  });
 }
 
 /**
@@ -240,12 +333,15 @@ export async function waitForPhase(
   step: Duration = '1 hour',
   maxSteps = 500,
 ): Promise<LifecycleStatus> {
-  for (let i = 0; i < maxSteps; i++) {
-    const status = await handle.query(statusQuery);
-    if (phases.includes(status.phase)) return status;
-    await fixture.env.sleep(step);
-  }
-  throw new Error(`the lifecycle did not reach ${phases.join('/')}`);
+  return fixture.whileTestRuns(async (signal) => {
+    for (let i = 0; i < maxSteps; i++) {
+      signal.throwIfAborted();
+      const status = await handle.query(statusQuery);
+      if (phases.includes(status.phase)) return status;
+      await fixture.env.sleep(step);
+    }
+    throw new Error(`the lifecycle did not reach ${phases.join('/')}`);
+  });
 }
 
 /** Advances skipped time in steps until the lifecycle's status satisfies `predicate`. */

@@ -19,6 +19,7 @@ let fx: LifecycleFixture;
 beforeAll(async () => {
   fx = await createLifecycleFixture();
 }, 120_000);
+afterEach(async () => fx?.cleanUp());
 afterAll(async () => fx?.teardown(), 60_000);
 
 it('runs a 12-installment contract through months of skipped time to COMPLETED', async () => {

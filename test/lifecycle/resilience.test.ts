@@ -14,6 +14,7 @@ let fx: LifecycleFixture;
 beforeAll(async () => {
   fx = await createLifecycleFixture();
 }, 120_000);
+afterEach(async () => fx?.cleanUp());
 afterAll(async () => fx?.teardown(), 60_000);
 
 const inject = (fault: FaultInput) => fx.sandbox.control.injectFault(fault);

@@ -22,7 +22,10 @@ beforeAll(async () => {
   sandbox = await startSandbox({ dataDir: tempDataDir() });
 });
 afterAll(() => sandbox.close());
-afterEach(() => sandbox.control.clearFaults());
+afterEach(async () => {
+  await sandbox.control.clearFaults();
+  await sandbox.control.setPrimaryDown(false);
+});
 
 describe('faults that refuse without executing', () => {
   it.each([
