@@ -5,17 +5,18 @@ import { newNonce, responseSignMessage, signMessage, unixSeconds } from '../wech
 import { SIGNTEST_PREFIX } from '../wechatpay/verifier';
 import type { RequestAuthenticator } from './auth';
 import type { PrimarySwitch, SandboxControl } from './control';
+import { checkControlAccess } from './controlAccess';
 import { handleControlRequest } from './controlRoutes';
 import { matchEndpoint, type EndpointContext } from './endpoints';
 import { SandboxError } from './errors';
 import { refusesExecution, type Fault, type FaultQueue } from './faults';
-import type { SandboxKeys } from './keys';
+import type { AnswerSigner, SandboxKeys } from './keys';
 import type { SlidingWindowLimiter } from './rateLimiter';
 import type { RequestLog } from './requestLog';
 
 /**
  * The two HTTP listeners (primary and backup, same behaviour) and the request pipeline: `/sandbox/…` goes to the
- * control API (unsigned JSON); everything else is an APIv3 request: authenticated, routed to one of the five
+ * control API (unsigned JSON, loopback callers or a token: controlAccess.ts); everything else is an APIv3 request: authenticated, routed to one of the five
  * endpoints, rate-limited (compensation query), subjected to any injected fault, logged, and answered with a body
  * signed by a platform key.
  */
@@ -33,6 +34,8 @@ export interface SandboxServerDeps {
   compensationLimiter: SlidingWindowLimiter;
   endpoints: EndpointContext;
   logger: (line: string) => void;
+  /** When set, every control call must carry it as a Bearer token; when not, only loopback callers may call. */
+  controlToken?: string;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -161,6 +164,13 @@ export class SandboxServer implements PrimarySwitch {
     raw: string,
   ): Promise<void> {
     if (!this.control) throw new Error('control API not attached');
+    const refusal = checkControlAccess(req.socket.remoteAddress, req.headers.authorization, this.deps.controlToken);
+    if (refusal) {
+      this.deps.logger(`sandbox ${listener}: control ${req.method} ${pathname} refused (${refusal.status})`);
+      for (const [name, value] of Object.entries(refusal.headers)) res.setHeader(name, value);
+      sendJson(res, refusal.status, refusal.body);
+      return;
+    }
     this.controlSockets.add(req.socket);
     try {
       const answer = await handleControlRequest(this.control, req.method ?? 'GET', pathname, query, raw);
@@ -218,29 +228,23 @@ export class SandboxServer implements PrimarySwitch {
     });
     this.deps.logger(`sandbox ${listener}: ${method} ${pathname} → ${status}${fault ? ` (fault ${fault.kind})` : ''}`);
     const requestedSerial = headerValue(req.headers['wechatpay-serial']);
+    const signer = this.deps.keys.signingKey(requestedSerial, route?.endpoint === 'certificates');
     const text = JSON.stringify(answer);
     if (fault?.kind === 'reset') {
       req.socket.destroy();
     } else if (fault?.kind === 'slow') {
       const timer = setTimeout(() => {
         this.slowTimers.delete(timer);
-        if (!res.destroyed) this.sendSigned(res, status, text, requestedSerial, undefined);
+        if (!res.destroyed) this.sendSigned(res, status, text, signer, undefined);
       }, fault.delayMs);
       this.slowTimers.add(timer);
     } else {
-      this.sendSigned(res, status, text, requestedSerial, fault);
+      this.sendSigned(res, status, text, signer, fault);
     }
   }
 
-  /** Signs with the platform key the request named (when active) or the default one, then sabotages if asked. */
-  private sendSigned(
-    res: ServerResponse,
-    status: number,
-    text: string,
-    requestedSerial: string | undefined,
-    fault?: Fault,
-  ): void {
-    const key = this.deps.keys.signingKey(requestedSerial);
+  /** Signs with the key SandboxKeys.signingKey chose for the request, then sabotages if asked. */
+  private sendSigned(res: ServerResponse, status: number, text: string, key: AnswerSigner, fault?: Fault): void {
     const nowSeconds = Number(unixSeconds());
     const timestamp = String(fault?.kind === 'stale' ? nowSeconds - STALE_BY_SECONDS : nowSeconds);
     const nonce = newNonce();
