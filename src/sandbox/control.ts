@@ -4,6 +4,7 @@ import { isCalendarDate } from '../domain/calendar';
 import { CertificateControl } from './certificateControl';
 import { paramError, SandboxError } from './errors';
 import { ENDPOINTS, FAULT_KINDS, type Fault, type FaultInput, type FaultQueue } from './faults';
+import { inventionCatalogue, type InventionCatalogue } from './inventions';
 import type { SandboxKeys } from './keys';
 import {
   BILL_STATES,
@@ -257,6 +258,11 @@ export class SandboxControl {
 
   async clearRequestLog(): Promise<void> {
     this.deps.log.clear();
+  }
+
+  /** What the sandbox's answers invent beyond the seeds and the digest, by the label they carry. */
+  async inventions(): Promise<InventionCatalogue> {
+    return inventionCatalogue();
   }
 
   // ---- faults ----

@@ -3,6 +3,7 @@ import type { AddCertificateInput, PlatformCertificateInfo } from './certificate
 import type { CreateBillInput, CreateContractInput, PlatformKeyInfo, RecordPatch } from './control';
 import { SandboxError } from './errors';
 import type { Fault, FaultInput } from './faults';
+import type { InventionCatalogue } from './inventions';
 import type { BillState, SandboxBill, SandboxContract, SandboxRecord } from './model';
 import type { RequestLogEntry } from './requestLog';
 
@@ -87,6 +88,10 @@ export class SandboxControlClient {
 
   async clearRequestLog(): Promise<void> {
     await this.call('DELETE', '/sandbox/requests');
+  }
+
+  inventions(): Promise<InventionCatalogue> {
+    return this.call('GET', '/sandbox/inventions');
   }
 
   injectFault(input: FaultInput): Promise<Fault> {

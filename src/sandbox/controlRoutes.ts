@@ -17,6 +17,7 @@ import { SandboxError } from './errors';
  *   GET    /sandbox/bills/:outBillNo
  *   POST   /sandbox/bills/:outBillNo/state             {state, closeReason?}
  *   GET    /sandbox/requests[?endpoint=]                DELETE /sandbox/requests
+ *   GET    /sandbox/inventions                         what the answers invent beyond the seeds and the digest
  *   POST   /sandbox/faults                             {endpoint, kind, count?, delayMs?}
  *   GET    /sandbox/faults                             DELETE /sandbox/faults
  *   POST   /sandbox/primary                            {up: boolean}
@@ -58,6 +59,7 @@ const ROUTES: Array<[method: string, pattern: RegExp, operation: Operation]> = [
   ],
   ['GET', /^\/sandbox\/requests$/, (c, _p, q) => c.requestLog(q.get('endpoint') ?? undefined)],
   ['DELETE', /^\/sandbox\/requests$/, (c) => c.clearRequestLog()],
+  ['GET', /^\/sandbox\/inventions$/, (c) => c.inventions()],
   ['POST', /^\/sandbox\/faults$/, (c, _p, _q, b) => c.injectFault(b as never)],
   ['GET', /^\/sandbox\/faults$/, (c) => c.listFaults()],
   ['DELETE', /^\/sandbox\/faults$/, (c) => c.clearFaults()],

@@ -94,7 +94,10 @@ async function createScheduleRecords(ctx: EndpointContext, { body }: EndpointInp
 
   const contract = Object.values(ctx.store.data.contracts).find((c) => c.contract_id === contractId);
   if (!contract)
-    throw invalidRequest(`还款协议不存在 (no contract with contract_id ${contractId})`, { field: 'contract_id' });
+    throw invalidRequest(`还款协议不存在 (no contract with contract_id ${contractId})`, {
+      field: 'contract_id',
+      issue: 'CONTRACT_NOT_FOUND',
+    });
   if (contract.state !== 'AUTHORIZED') {
     throw invalidRequest(`还款协议未生效 (contract ${contractId} is ${contract.state}, not authorized)`, {
       field: 'contract_id',
@@ -102,9 +105,15 @@ async function createScheduleRecords(ctx: EndpointContext, { body }: EndpointInp
     });
   }
   if (contract.appid !== appid)
-    throw invalidRequest('appid 与协议不匹配 (appid does not match the contract)', { field: 'appid' });
+    throw invalidRequest('appid 与协议不匹配 (appid does not match the contract)', {
+      field: 'appid',
+      issue: 'MISMATCH',
+    });
   if (contract.openid !== openid) {
-    throw invalidRequest('openid 与协议不匹配 (openid does not match the contract)', { field: 'openid' });
+    throw invalidRequest('openid 与协议不匹配 (openid does not match the contract)', {
+      field: 'openid',
+      issue: 'MISMATCH',
+    });
   }
   const seen = new Set<string>();
   for (const item of parsed) {
@@ -244,7 +253,9 @@ async function terminateContract(ctx: EndpointContext, { body }: EndpointInput):
   });
   const remark = requiredText(request.contract_termination_remark, 'contract_termination_remark', { maxChars: 128 });
   const contract = ctx.store.data.contracts[code];
-  if (!contract) throw resourceNotExists('协议 (contract)');
+  // Whether the live terminate answers 404 for an unknown contract is not documented: labelled as invented.
+  if (!contract)
+    throw resourceNotExists('协议 (contract)', { field: 'out_contract_code', issue: 'CONTRACT_NOT_FOUND' });
   if (contract.state === 'TERMINATED') {
     throw invalidRequest('协议已解约 (contract already terminated)', {
       field: 'out_contract_code',

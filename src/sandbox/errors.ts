@@ -1,3 +1,13 @@
+import type { InventedIssue } from './inventions';
+
+/** `detail` of a sandbox error: every issue value is catalogued in inventions.ts (the type makes sure of it). */
+// A type alias (not an interface) so that it is assignable to Record<string, unknown>.
+export type SandboxErrorDetail = {
+  field?: string;
+  header?: string;
+  issue?: InventedIssue;
+};
+
 /**
  * An answer the sandbox gives instead of a result, in WeChat Pay's error shape
  * (`{"code":"…","message":"…","detail":{…}}`). Used by the five endpoints and by the control API alike.
@@ -21,18 +31,18 @@ export class SandboxError extends Error {
 }
 
 /** `400 PARAM_ERROR` naming the field, a machine-readable issue and the rule in words. */
-export function paramError(field: string, issue: string, rule: string): SandboxError {
+export function paramError(field: string, issue: InventedIssue, rule: string): SandboxError {
   return new SandboxError(400, 'PARAM_ERROR', `${field}: ${rule}`, { field, issue });
 }
 
-export function invalidRequest(message: string, detail?: Record<string, unknown>): SandboxError {
+export function invalidRequest(message: string, detail?: SandboxErrorDetail): SandboxError {
   return new SandboxError(400, 'INVALID_REQUEST', message, detail);
 }
 
-export function signError(issue: string, message: string): SandboxError {
+export function signError(issue: InventedIssue, message: string): SandboxError {
   return new SandboxError(401, 'SIGN_ERROR', message, { issue });
 }
 
-export function resourceNotExists(what: string): SandboxError {
-  return new SandboxError(404, 'RESOURCE_NOT_EXISTS', `${what} 不存在 (does not exist)`);
+export function resourceNotExists(what: string, detail?: SandboxErrorDetail): SandboxError {
+  return new SandboxError(404, 'RESOURCE_NOT_EXISTS', `${what} 不存在 (does not exist)`, detail);
 }

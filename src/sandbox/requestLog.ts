@@ -13,6 +13,8 @@ export type RequestLogEntry = {
   endpoint: EndpointName | 'unknown';
   status: number;
   fault?: FaultKind;
+  /** Labels of what the answer invents beyond the seeds and the digest (inventions.ts), when it does. */
+  invented?: string[];
   /** The parsed JSON request body (POST), when it was JSON. */
   body?: unknown;
 };

@@ -1,24 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { newNonce, responseSignMessage, signMessage, unixSeconds } from '../wechatpay/signer';
-import { SIGNTEST_PREFIX } from '../wechatpay/verifier';
+import { AnswerSender, sendText } from './answers';
 import type { RequestAuthenticator } from './auth';
 import type { PrimarySwitch, SandboxControl } from './control';
 import { checkControlAccess } from './controlAccess';
 import { handleControlRequest } from './controlRoutes';
 import { matchEndpoint, type EndpointContext } from './endpoints';
-import { SandboxError } from './errors';
-import { refusesExecution, type Fault, type FaultQueue } from './faults';
-import type { AnswerSigner, SandboxKeys } from './keys';
+import { paramError, SandboxError } from './errors';
+import { faultAnswer, refusesExecution, type Fault, type FaultQueue } from './faults';
+import { inventionsIn } from './inventions';
+import type { SandboxKeys } from './keys';
 import type { SlidingWindowLimiter } from './rateLimiter';
 import type { RequestLog } from './requestLog';
 
 /**
  * The two HTTP listeners (primary and backup, same behaviour) and the request pipeline: `/sandbox/…` goes to the
  * control API (unsigned JSON, loopback callers or a token: controlAccess.ts); everything else is an APIv3 request: authenticated, routed to one of the five
- * endpoints, rate-limited (compensation query), subjected to any injected fault, logged, and answered with a body
- * signed by a platform key.
+ * endpoints, rate-limited (compensation query), subjected to any injected fault, logged, and answered (answers.ts:
+ * signed, labelled where it invents, sabotaged by the fault).
  */
 
 export type ListenerName = 'primary' | 'backup';
@@ -41,7 +41,6 @@ export interface SandboxServerDeps {
 const MAX_BODY_BYTES = 1024 * 1024;
 /** WeChat Pay closes idle keep-alive connections after about 8 s; so does the sandbox. */
 const KEEP_ALIVE_TIMEOUT_MS = 8_000;
-const STALE_BY_SECONDS = 600;
 
 export class SandboxServer implements PrimarySwitch {
   private control: SandboxControl | undefined;
@@ -52,13 +51,14 @@ export class SandboxServer implements PrimarySwitch {
   ]);
   /** Sockets serving a control request right now: they survive the primary going down until they answer. */
   private readonly controlSockets = new Set<Socket>();
-  private readonly slowTimers = new Set<NodeJS.Timeout>();
+  private readonly answers: AnswerSender;
   private ports: Record<ListenerName, number>;
   private up = true;
   private closed = false;
 
   constructor(private readonly deps: SandboxServerDeps) {
     this.ports = { primary: deps.primaryPort, backup: deps.backupPort };
+    this.answers = new AnswerSender(deps.keys);
   }
 
   /** The control API is served by this server but also needs it (primary switch): wired after construction. */
@@ -98,8 +98,7 @@ export class SandboxServer implements PrimarySwitch {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const timer of this.slowTimers) clearTimeout(timer);
-    this.slowTimers.clear();
+    this.answers.close();
     const closing = [...this.servers.values()].map((server) => new Promise((resolve) => server.close(resolve)));
     for (const set of this.sockets.values()) for (const socket of set) socket.destroy();
     this.servers.clear();
@@ -204,12 +203,9 @@ export class SandboxServer implements PrimarySwitch {
         throw new SandboxError(429, 'FREQUENCY_LIMITED', '频率超限 (more than the allowed calls per second)');
       }
       fault = this.deps.faults.take(route.endpoint);
-      if (fault && refusesExecution(fault.kind)) throw faultError(fault.kind);
+      if (fault && refusesExecution(fault.kind)) throw faultAnswer(fault.kind);
       if (method === 'POST' && parsedBody === undefined) {
-        throw new SandboxError(400, 'PARAM_ERROR', 'body: 不是有效的 JSON (not valid JSON)', {
-          field: 'body',
-          issue: 'INVALID_JSON',
-        });
+        throw paramError('body', 'INVALID_JSON', '不是有效的 JSON (not valid JSON)');
       }
       answer = await route.run(this.deps.endpoints, query, parsedBody);
     } catch (err) {
@@ -217,6 +213,7 @@ export class SandboxServer implements PrimarySwitch {
       status = err.httpStatus;
       answer = err.toBody();
     }
+    const invented = inventionsIn(answer);
     this.deps.log.append({
       listener,
       method,
@@ -224,49 +221,19 @@ export class SandboxServer implements PrimarySwitch {
       endpoint: route?.endpoint ?? 'unknown',
       status,
       ...(fault ? { fault: fault.kind } : {}),
+      ...(invented.length > 0 ? { invented } : {}),
       ...(parsedBody === undefined ? {} : { body: parsedBody }),
     });
     this.deps.logger(`sandbox ${listener}: ${method} ${pathname} → ${status}${fault ? ` (fault ${fault.kind})` : ''}`);
     const requestedSerial = headerValue(req.headers['wechatpay-serial']);
-    const signer = this.deps.keys.signingKey(requestedSerial, route?.endpoint === 'certificates');
-    const text = JSON.stringify(answer);
-    if (fault?.kind === 'reset') {
-      req.socket.destroy();
-    } else if (fault?.kind === 'slow') {
-      const timer = setTimeout(() => {
-        this.slowTimers.delete(timer);
-        if (!res.destroyed) this.sendSigned(res, status, text, signer, undefined);
-      }, fault.delayMs);
-      this.slowTimers.add(timer);
-    } else {
-      this.sendSigned(res, status, text, signer, fault);
-    }
+    // WeChat Pay does not sign its answer to a request whose signature it refused (401 SIGN_ERROR).
+    const certificateDownload = route?.endpoint === 'certificates';
+    this.answers.send(
+      res,
+      { status, body: answer, signed: status !== 401, requestedSerial, certificateDownload, invented },
+      fault,
+    );
   }
-
-  /** Signs with the key SandboxKeys.signingKey chose for the request, then sabotages if asked. */
-  private sendSigned(res: ServerResponse, status: number, text: string, key: AnswerSigner, fault?: Fault): void {
-    const nowSeconds = Number(unixSeconds());
-    const timestamp = String(fault?.kind === 'stale' ? nowSeconds - STALE_BY_SECONDS : nowSeconds);
-    const nonce = newNonce();
-    let signature = signMessage(key.privateKey, responseSignMessage(timestamp, nonce, text));
-    let serial = key.id;
-    if (fault?.kind === 'tampered')
-      signature = signMessage(key.privateKey, responseSignMessage(timestamp, nonce, `${text} `));
-    if (fault?.kind === 'signtest') signature = `${SIGNTEST_PREFIX}${signature}`;
-    if (fault?.kind === 'unknown-serial') serial = `PUB_KEY_ID_0114${'9'.repeat(24)}`;
-    res.setHeader('Wechatpay-Timestamp', timestamp);
-    res.setHeader('Wechatpay-Nonce', nonce);
-    res.setHeader('Wechatpay-Signature', signature);
-    res.setHeader('Wechatpay-Serial', serial);
-    res.setHeader('Wechatpay-Signature-Type', 'WECHATPAY2-SHA256-RSA2048');
-    sendText(res, status, text);
-  }
-}
-
-function faultError(kind: 500 | 503 | 429): SandboxError {
-  if (kind === 500) return new SandboxError(500, 'SYSTEM_ERROR', '系统异常，请稍后重试 (injected fault)');
-  if (kind === 503) return new SandboxError(503, 'SERVICE_UNAVAILABLE', '服务不可用 (injected fault)');
-  return new SandboxError(429, 'FREQUENCY_LIMITED', '频率超限 (injected fault)');
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -302,11 +269,4 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   sendText(res, status, body === undefined ? '' : JSON.stringify(body));
-}
-
-function sendText(res: ServerResponse, status: number, text: string): void {
-  res.statusCode = status;
-  if (text.length > 0) res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(text));
-  res.end(text);
 }

@@ -10,28 +10,64 @@ export abstract class WechatPayError extends Error {
   abstract readonly retryable: boolean;
 }
 
-/** Classification of an answer's HTTP status, from the digest's retry table. */
+/**
+ * Whether a verified error answer is worth retrying: 429 and 5xx (digest's retry table), and 401, which means our
+ * own signature or clock is wrong (a merchant key rotation, clock drift): infrastructure, never evidence.
+ */
 export function isRetryableStatus(httpStatus: number): boolean {
-  return httpStatus === 429 || httpStatus >= 500;
+  return httpStatus === 401 || httpStatus === 429 || httpStatus >= 500;
 }
 
-/** An error answer (non-2xx) from WeChat Pay, with the fields of its JSON error body. */
+/** The digest's "no such record" codes of a 404 answer. */
+export const NOT_FOUND_CODES: readonly string[] = ['NOT_FOUND', 'ORDER_NOT_EXIST', 'RESOURCE_NOT_EXISTS'];
+
+/**
+ * An error answer (non-2xx). `verified` says whether WeChat Pay's signature over it verified: only a verified
+ * answer is evidence of anything. An unsigned one (a proxy's page, WeChat Pay's own 401 to a request whose
+ * signature it refused) keeps its code for the record but is always retryable, and its `detail` is dropped.
+ */
 export class WechatPayApiError extends WechatPayError {
   override readonly name: string = 'WechatPayApiError';
   readonly code: string;
   readonly httpStatus: number;
   readonly retryable: boolean;
+  readonly verified: boolean;
   readonly detail: unknown;
   readonly requestId: string | undefined;
 
-  constructor(init: { httpStatus: number; code: string; message: string; detail?: unknown; requestId?: string }) {
-    super(`WeChat Pay answered ${init.httpStatus} ${init.code}: ${init.message}`);
+  constructor(init: {
+    httpStatus: number;
+    code: string;
+    message: string;
+    verified: boolean;
+    detail?: unknown;
+    requestId?: string;
+  }) {
+    super(
+      init.verified
+        ? `WeChat Pay answered ${init.httpStatus} ${init.code}: ${init.message}`
+        : `unsigned ${init.httpStatus} ${init.code} answer, not signed by WeChat Pay (not trusted): ${init.message}`,
+    );
     this.httpStatus = init.httpStatus;
     this.code = init.code;
-    this.detail = init.detail;
+    this.verified = init.verified;
+    this.detail = init.verified ? init.detail : undefined;
     this.requestId = init.requestId;
-    this.retryable = isRetryableStatus(init.httpStatus);
+    this.retryable = init.verified ? isRetryableStatus(init.httpStatus) : true;
   }
+}
+
+/**
+ * True only for a verified 404 with one of NOT_FOUND_CODES: the one answer that proves a record does not exist.
+ * Any other 404 (unsigned, an HTML page, another code) is infrastructure.
+ */
+export function isVerifiedNotFound(error: unknown): boolean {
+  return (
+    error instanceof WechatPayApiError &&
+    error.verified &&
+    error.httpStatus === 404 &&
+    NOT_FOUND_CODES.includes(error.code)
+  );
 }
 
 /**
@@ -43,7 +79,7 @@ export class WechatPayUnexpectedAnswerError extends WechatPayApiError {
   override readonly name: string = 'WechatPayUnexpectedAnswerError';
 
   constructor(init: { httpStatus: number; message: string; requestId?: string }) {
-    super({ ...init, code: 'UNEXPECTED_ANSWER' });
+    super({ ...init, code: 'UNEXPECTED_ANSWER', verified: true });
   }
 }
 
@@ -51,8 +87,9 @@ export type VerificationFailure =
   'MISSING_HEADER' | 'STALE_TIMESTAMP' | 'UNKNOWN_SERIAL' | 'SIGNTEST_PROBE' | 'BAD_SIGNATURE';
 
 /**
- * A 2xx answer whose signature did not verify. Its body is never returned. For a call that changes
- * state the outcome is unknown (WeChat Pay may have executed it), so callers reconcile by querying.
+ * An answer (2xx or an error that carries signature headers) whose signature did not verify. Its body is never
+ * returned. Retryable: it may be a proxy or a key rotation. For a call that changes state the outcome is unknown
+ * (WeChat Pay may have executed it), so callers reconcile by querying.
  */
 export class WechatPayVerificationError extends WechatPayError {
   override readonly name = 'WechatPayVerificationError';
@@ -70,7 +107,10 @@ export class WechatPayVerificationError extends WechatPayError {
   }
 }
 
-/** No usable HTTP answer: connection refused or reset, DNS failure, timeout. */
+/**
+ * No usable HTTP answer: connection refused or reset, DNS failure, the attempt's deadline, an answer larger than
+ * allowed (`ANSWER_TOO_LARGE`).
+ */
 export class WechatPayTransportError extends WechatPayError {
   override readonly name = 'WechatPayTransportError';
   readonly code: string;

@@ -2,8 +2,9 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import axios, { type AxiosInstance } from 'axios';
 import { projectRoot } from '../paths';
+import { errorOfAnswer } from './errorAnswer';
 import {
   WechatPayApiError,
   WechatPayTransportError,
@@ -11,16 +12,19 @@ import {
   type WechatPayError,
 } from './errors';
 import { buildAuthorizationAsync, type MerchantSigningKey } from './signer';
-import type { Verifier } from './verifier';
+import { exchange, type ExchangeBounds } from './transport';
+import type { HeaderBag, Verifier } from './verifier';
 
 /**
- * The HTTP layer every endpoint goes through: signs the exact bytes it sends, verifies every 2xx answer over
- * the exact bytes received before parsing, turns everything else into typed errors, and fails over from the
- * primary to the backup domain.
+ * The HTTP layer every endpoint goes through: signs the exact bytes it sends, bounds each attempt in time and
+ * answer size (transport.ts), verifies every answer that carries a signature (2xx always; an error answer when
+ * it is signed, see errorAnswer.ts) over the exact bytes received before parsing, turns everything else into
+ * typed errors, and fails over from the primary to the backup domain.
  *
- * Failover and POST: a timeout or a reset after the request was sent leaves the outcome unknown, yet the
- * request is resent once to the backup. That is safe here because every POST of this project carries an
- * idempotent merchant id (`out_record_id`, `out_contract_code`): WeChat Pay executes it at most once.
+ * Failover: a request that certainly did not leave (connection refused, DNS) and a 5xx answer go to the other
+ * domain; so does a GET whatever its transport failure. A POST whose outcome is unknown (a timeout or a reset
+ * after it was sent) is NOT resent inside the same request: WeChat Pay may have executed it, so the error goes
+ * to the caller, which queries the record or contract before it sends again.
  */
 
 export interface WechatPayLogger {
@@ -33,8 +37,10 @@ export interface WechatPayClientOptions {
   /** Verifies answers; its preferredSerial goes in the `Wechatpay-Serial` request header. */
   verifier: Verifier;
   baseUrls: { primary: string; backup?: string };
-  /** Per request (each attempt), default 10 000. */
+  /** Total deadline of each attempt (connect, send, the whole answer), default 10 000. */
   timeoutMs?: number;
+  /** Largest answer body accepted, default 1 MiB; a larger one is ANSWER_TOO_LARGE and is not read. */
+  maxAnswerBytes?: number;
   /** Cool-down after a primary failure before the primary is tried first again, default 60 000. */
   failbackAfterMs?: number;
   userAgent?: string;
@@ -58,19 +64,10 @@ export interface WechatPayResponse<T> {
 }
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_ANSWER_BYTES = 1024 * 1024;
 export const DEFAULT_FAILBACK_AFTER_MS = 60_000;
 /** WeChat Pay closes idle connections at about 8 s; free ours first (the Java SDK uses 7 s). */
 export const IDLE_SOCKET_MS = 7_000;
-
-/** Errors of a connection that never carried the request: it was certainly not executed. */
-const NOT_SENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-]);
 
 /** Path plus query exactly as sent and signed; the query is encoded like URLSearchParams (space as `+`). */
 export function canonicalUrlOf(path: string, query?: Record<string, string>): string {
@@ -90,6 +87,7 @@ export class WechatPayHttpClient {
   private readonly httpAgent: HttpAgent;
   private readonly httpsAgent: HttpsAgent;
   private readonly http: AxiosInstance;
+  private readonly bounds: ExchangeBounds;
   /** Until this time (ms since epoch) the backup is tried first. */
   private primaryDownUntil = 0;
 
@@ -104,14 +102,17 @@ export class WechatPayHttpClient {
     // `timeout` on a keep-alive agent is the idle timeout of its free sockets.
     this.httpAgent = new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
     this.httpsAgent = new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
+    this.bounds = {
+      deadlineMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      maxAnswerBytes: options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES,
+    };
     this.http = axios.create({
       httpAgent: this.httpAgent,
       httpsAgent: this.httpsAgent,
-      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      transitional: { clarifyTimeoutError: true },
       proxy: false,
       maxRedirects: 0,
-      responseType: 'arraybuffer',
+      // The body is read by transport.ts, which bounds its size and time.
+      responseType: 'stream',
       // Bytes in, bytes out: nothing may re-serialise what was signed or parse what is not yet verified.
       transformRequest: [(data: unknown) => data],
       transformResponse: [(data: unknown) => data],
@@ -130,6 +131,14 @@ export class WechatPayHttpClient {
       if (!shouldFailOver(error)) throw error;
       if (first === this.primary) this.primaryDownUntil = Date.now() + this.failbackAfterMs;
       if (second === undefined) throw error;
+      if (req.method === 'POST' && error instanceof WechatPayTransportError && error.outcomeUnknown) {
+        this.logger?.warn('wechatpay: outcome unknown, not resent to the other domain', {
+          method: req.method,
+          path: req.path,
+          code: error.code,
+        });
+        throw error;
+      }
       this.logger?.warn('wechatpay: failing over', {
         method: req.method,
         path: req.path,
@@ -171,25 +180,12 @@ export class WechatPayHttpClient {
     if (method === 'POST') headers['Content-Type'] = 'application/json';
     this.logger?.debug('wechatpay: request', { method, url: canonicalUrl, baseUrl });
 
-    let res: AxiosResponse<ArrayBuffer>;
-    try {
-      res = await this.http.request<ArrayBuffer>({
-        method,
-        url: baseUrl + canonicalUrl,
-        headers,
-        ...(method === 'POST' ? { data: body } : {}),
-      });
-    } catch (error) {
-      // Never rethrow the axios error: its config carries the Authorization header and the body.
-      throw transportErrorOf(error, method, canonicalUrl, baseUrl);
-    }
+    const answer = await exchange(this.http, { method, baseUrl, canonicalUrl, headers, body }, this.bounds);
+    const { httpStatus, body: raw } = answer;
+    const requestId = headerOf(answer.headers, 'request-id');
+    if (httpStatus < 200 || httpStatus >= 300) throw errorOfAnswer(this.verifier, answer, requestId);
 
-    const raw = Buffer.from(res.data);
-    const requestId = headerOf(res.headers, 'request-id');
-    const httpStatus = res.status;
-    if (httpStatus < 200 || httpStatus >= 300) throw apiErrorOf(httpStatus, raw, requestId);
-
-    this.verifier.verify(res.headers as Record<string, string>, raw, httpStatus);
+    this.verifier.verify(answer.headers as HeaderBag, raw, httpStatus);
     let data: unknown;
     if (raw.length > 0) {
       try {
@@ -210,67 +206,6 @@ export class WechatPayHttpClient {
 function shouldFailOver(error: unknown): boolean {
   if (error instanceof WechatPayTransportError) return true;
   return error instanceof WechatPayApiError && error.httpStatus >= 500;
-}
-
-function apiErrorOf(httpStatus: number, raw: Buffer, requestId: string | undefined): WechatPayApiError {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw.toString('utf8'));
-  } catch {
-    parsed = undefined;
-  }
-  const fields = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
-  const code = typeof fields.code === 'string' && fields.code ? fields.code : `HTTP_${httpStatus}`;
-  const message =
-    typeof fields.message === 'string'
-      ? fields.message
-      : parsed === undefined
-        ? `error answer without a JSON body (${raw.length} bytes)`
-        : 'error answer without a message';
-  return new WechatPayApiError({
-    httpStatus,
-    code,
-    message,
-    ...(fields.detail === undefined ? {} : { detail: fields.detail }),
-    ...(requestId === undefined ? {} : { requestId }),
-  });
-}
-
-/** Builds our own error from an axios failure, keeping only the error code and whether the request left. */
-function transportErrorOf(
-  error: unknown,
-  method: string,
-  canonicalUrl: string,
-  baseUrl: string,
-): WechatPayTransportError {
-  const code = transportCode(error);
-  const outcomeUnknown = !NOT_SENT_CODES.has(code) && requestWasSent(error);
-  const what = code === 'ETIMEDOUT' ? 'timed out' : `failed (${code})`;
-  return new WechatPayTransportError(
-    code,
-    `${method} ${canonicalUrl} to ${baseUrl} ${what}${outcomeUnknown ? '; the outcome is unknown' : ''}`,
-    outcomeUnknown,
-  );
-}
-
-function transportCode(error: unknown): string {
-  const record = typeof error === 'object' && error !== null ? (error as { code?: unknown; cause?: unknown }) : {};
-  const cause = typeof record.cause === 'object' && record.cause !== null ? (record.cause as { code?: unknown }) : {};
-  // axios reports its own code (ERR_NETWORK…) and keeps the system one on the cause.
-  for (const candidate of [cause.code, record.code]) {
-    if (typeof candidate === 'string' && /^E[A-Z_]+$/.test(candidate) && !candidate.startsWith('ERR_')) {
-      return candidate;
-    }
-  }
-  return 'TRANSPORT_ERROR';
-}
-
-/** Whether the request was written out completely, from the node ClientRequest axios attaches to its error. */
-function requestWasSent(error: unknown): boolean {
-  const request = typeof error === 'object' && error !== null ? (error as { request?: unknown }).request : undefined;
-  if (typeof request !== 'object' || request === null) return true;
-  const { writableFinished } = request as { writableFinished?: unknown };
-  return typeof writableFinished === 'boolean' ? writableFinished : true;
 }
 
 function headerOf(headers: unknown, lowerName: string): string | undefined {

@@ -12,6 +12,7 @@ export * from './platformCertificateClient';
 export * from './platformCertificates';
 export * from './platformCertificateStore';
 export * from './signer';
+export { ANSWER_TOO_LARGE } from './transport';
 export * from './validation';
 export * from './verifier';
 

@@ -33,13 +33,18 @@ export function requestSignMessage(
   return `${method.toUpperCase()}\n${canonicalUrl}\n${timestamp}\n${nonce}\n${body}\n`;
 }
 
-/** `TIMESTAMP\nNONCE\nBODY\n`: the message an answer (or a notification) signs. */
-export function responseSignMessage(timestamp: string, nonce: string, body: string): string {
-  return `${timestamp}\n${nonce}\n${body}\n`;
+/**
+ * `TIMESTAMP\nNONCE\nBODY\n`: the message an answer (or a notification) signs, as bytes. A Buffer body goes in
+ * byte for byte: decoding it first would turn invalid UTF-8 into U+FFFD and verify something else than was sent.
+ */
+export function responseSignMessage(timestamp: string, nonce: string, body: Buffer | string): Buffer {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  return Buffer.concat([Buffer.from(`${timestamp}\n${nonce}\n`, 'utf8'), bytes, Buffer.from('\n')]);
 }
 
-export function signMessage(privateKey: KeyObject, message: string): string {
-  return rsaSign('sha256', Buffer.from(message, 'utf8'), privateKey).toString('base64');
+/** A string message is signed as its UTF-8 bytes. */
+export function signMessage(privateKey: KeyObject, message: Buffer | string): string {
+  return rsaSign('sha256', toBytes(message), privateKey).toString('base64');
 }
 
 /**
@@ -55,14 +60,18 @@ export function signMessageAsync(privateKey: KeyObject, message: string): Promis
   });
 }
 
-export function verifyMessage(publicKey: KeyObject, message: string, signatureB64: string): boolean {
+export function verifyMessage(publicKey: KeyObject, message: Buffer | string, signatureB64: string): boolean {
   const signature = Buffer.from(signatureB64, 'base64');
   if (signature.length === 0) return false;
   try {
-    return rsaVerify('sha256', Buffer.from(message, 'utf8'), publicKey, signature);
+    return rsaVerify('sha256', toBytes(message), publicKey, signature);
   } catch {
     return false;
   }
+}
+
+function toBytes(message: Buffer | string): Buffer {
+  return typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
 }
 
 /** 32 characters of [0-9A-Za-z]-ish randomness (base64url without padding, filtered). */

@@ -4,7 +4,7 @@ import { WechatPayValidationError } from './errors';
 /**
  * Input rules of the five endpoints, checked before anything is signed or sent. Pure functions with no
  * Node-only imports: the workflow bundle imports this module to apply the same rules to its own input.
- * Lengths are in characters, as the seed pages state them.
+ * Lengths are in characters, as the seed pages state them, except the termination remark's (bytes, see below).
  */
 
 export const OUT_ID_MAX_CHARS = 32;
@@ -16,7 +16,11 @@ export const OPENID_MAX_CHARS = 128;
 export const OUT_CONTRACT_CODE_MAX_CHARS = 128;
 /** Seed 004: terminate echoes out_contract_code as string(64). */
 export const TERMINATE_OUT_CONTRACT_CODE_MAX_CHARS = 64;
-export const REMARK_MAX_CHARS = 128;
+/**
+ * contract_termination_remark: at most 128 bytes of UTF-8. Seed 004 says string(128); counting bytes is the stricter
+ * reading (3 bytes per Chinese character), so a remark that fits here fits whichever way WeChat Pay counts.
+ */
+export const MAX_REMARK_BYTES = 128;
 
 const ALPHANUMERIC = /^[0-9A-Za-z]+$/;
 const ALPHANUMERIC_DASH_UNDERSCORE = /^[0-9A-Za-z_-]+$/;
@@ -40,6 +44,16 @@ export function isCalendarDate(value: unknown): value is string {
   return typeof value === 'string' && isRealDate(value);
 }
 
+/** Length of the UTF-8 encoding, computed by hand: the workflow bundle has no Buffer. */
+export function utf8ByteLength(value: string): number {
+  let bytes = 0;
+  for (const ch of value) {
+    const codePoint = ch.codePointAt(0) as number;
+    bytes += codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
+  }
+  return bytes;
+}
+
 /** True when every character encodes to 1–3 bytes of UTF-8 (what APIv3 accepts). */
 export function isApiV3Text(value: string): boolean {
   return !SURROGATE.test(value);
@@ -47,6 +61,7 @@ export function isApiV3Text(value: string): boolean {
 
 export interface TextRule {
   maxChars?: number;
+  maxBytes?: number;
   /** Character set the whole value must match, with the rule's wording for the error. */
   charset?: { pattern: RegExp; rule: string };
 }
@@ -59,6 +74,9 @@ export function assertText(value: unknown, field: string, rule: TextRule = {}): 
   // With no surrogates left, UTF-16 length is the number of characters.
   if (rule.maxChars !== undefined && value.length > rule.maxChars) {
     throw new WechatPayValidationError(field, `at most ${rule.maxChars} characters`);
+  }
+  if (rule.maxBytes !== undefined && utf8ByteLength(value) > rule.maxBytes) {
+    throw new WechatPayValidationError(field, `at most ${rule.maxBytes} bytes of UTF-8`);
   }
   if (rule.charset && !rule.charset.pattern.test(value)) throw new WechatPayValidationError(field, rule.charset.rule);
   return value;
@@ -149,5 +167,5 @@ export function assertOpenid(value: unknown, field = 'openid'): string {
 }
 
 export function assertRemark(value: unknown, field = 'contract_termination_remark'): string {
-  return assertText(value, field, { maxChars: REMARK_MAX_CHARS });
+  return assertText(value, field, { maxBytes: MAX_REMARK_BYTES });
 }

@@ -53,7 +53,7 @@ export class Verifier {
 
   /**
    * Throws WechatPayVerificationError unless the answer is authentic. `body` is the exact bytes
-   * received, before any parsing.
+   * received, before any parsing (verified byte for byte, never re-decoded).
    */
   verify(headers: HeaderBag, body: Buffer | string, httpStatus = 0): void {
     const timestamp = header(headers, 'wechatpay-timestamp');
@@ -100,11 +100,17 @@ export class Verifier {
         serial,
       );
     }
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (!verifyMessage(key, responseSignMessage(timestamp, nonce, text), signature)) {
+    if (!verifyMessage(key, responseSignMessage(timestamp, nonce, body), signature)) {
       throw new WechatPayVerificationError('BAD_SIGNATURE', 'signature does not match the answer', httpStatus, serial);
     }
   }
+}
+
+const SIGNATURE_HEADERS = ['wechatpay-timestamp', 'wechatpay-nonce', 'wechatpay-signature', 'wechatpay-serial'];
+
+/** Whether an answer carries any of WeChat Pay's signature headers, i.e. claims to be signed and must verify. */
+export function carriesSignature(headers: HeaderBag): boolean {
+  return SIGNATURE_HEADERS.some((name) => header(headers, name) !== undefined);
 }
 
 function header(headers: HeaderBag, lowerName: string): string | undefined {

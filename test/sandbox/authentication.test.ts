@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
 import { newNonce, unixSeconds } from '../../src/wechatpay/signer';
-import { Verifier } from '../../src/wechatpay/verifier';
+import { carriesSignature, Verifier } from '../../src/wechatpay/verifier';
 import { signedRequest, tempDataDir, verifierFor, type SignedRequestOptions } from './signedRequest';
 import { Wechatpay } from 'wechatpay-axios-plugin';
 import type { AxiosError } from 'axios';
@@ -33,11 +33,15 @@ describe('accepted requests and signed answers', () => {
     expect(() => verifierFor(sandbox).verify(answer.headers, answer.text)).not.toThrow();
   });
 
-  it('signs error answers too and gives each a Request-ID', async () => {
-    const answer = await signedRequest(sandbox, { path: QUERY, signedPath: `${QUERY}x` });
-    expect(answer.status).toBe(401);
-    expect(answer.headers['request-id']).toBeTruthy();
-    expect(() => verifierFor(sandbox).verify(answer.headers, answer.text)).not.toThrow();
+  it('signs error answers too, except the 401 to a request whose signature it refused, and gives each a Request-ID', async () => {
+    const notFound = await signedRequest(sandbox, { path: QUERY.replace('AUTH001', 'NOSUCH') });
+    expect(notFound.status).toBe(404);
+    expect(() => verifierFor(sandbox).verify(notFound.headers, notFound.text)).not.toThrow();
+    const refused = await signedRequest(sandbox, { path: QUERY, signedPath: `${QUERY}x` });
+    expect(refused.status).toBe(401);
+    expect(refused.json.code).toBe('SIGN_ERROR');
+    expect(carriesSignature(refused.headers)).toBe(false);
+    for (const answer of [notFound, refused]) expect(answer.headers['request-id']).toBeTruthy();
   });
 
   it('accepts a request signed by wechatpay-axios-plugin (an independent client), and verifies for it', async () => {
@@ -196,6 +200,10 @@ describe('refused requests', () => {
     expect(answer.json).toMatchObject({ code, message: expect.any(String) });
     if (issue) expect(answer.json.detail).toEqual({ issue });
     expect(answer.headers['request-id']).toBeTruthy();
+    // Only the answer to a refused signature goes out unsigned; its issue is the sandbox's own vocabulary.
+    if (status === 401) expect(carriesSignature(answer.headers)).toBe(false);
+    else expect(() => verifierFor(sandbox).verify(answer.headers, answer.text)).not.toThrow();
+    expect(answer.headers['x-sandbox-invented']).toBe(issue ? `detail.issue=${issue}` : undefined);
   });
 
   it('accepts a timestamp 290 s old (inside the window)', async () => {

@@ -2,7 +2,9 @@ import { Agent, request } from 'node:http';
 import type { Socket } from 'node:net';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
 import { SandboxControlClient } from '../../src/sandbox/controlClient';
+import { OVERSIZED_PADDING_BYTES } from '../../src/sandbox/answers';
 import { WechatPayVerificationError } from '../../src/wechatpay/errors';
+import { carriesSignature } from '../../src/wechatpay/verifier';
 import { authorizedContract, rawRequest, signedRequest, tempDataDir, verifierFor } from './signedRequest';
 
 /** Fault injection (each kind), the request log, and taking the primary listener down and up. */
@@ -39,6 +41,26 @@ describe('faults that refuse without executing', () => {
     expect(await stateOf(contract)).toBe('AUTHORIZED');
     expect((await terminate(contract)).status).toBe(200);
     expect(await sandbox.control.listFaults()).toEqual([]);
+  });
+
+  it.each([
+    ['html-404', /^text\/html/, '<h1>404 Not Found</h1>', false],
+    ['unsigned-404', /^application\/json/, '"code":"RESOURCE_NOT_EXISTS"', false],
+    ['bad-signature-404', /^application\/json/, '"code":"RESOURCE_NOT_EXISTS"', true],
+  ] as const)('%s: a 404 in place of the operation, which is not executed', async (kind, type, content, signed) => {
+    const contract = `F${kind.replace(/-/g, '')}`;
+    await authorizedContract(sandbox, contract);
+    await sandbox.control.injectFault({ endpoint: 'terminate', kind });
+    const answer = await terminate(contract);
+    expect(answer.status).toBe(404);
+    expect(answer.headers['content-type']).toMatch(type);
+    expect(answer.text).toContain(content);
+    expect(carriesSignature(answer.headers)).toBe(signed);
+    // Signed or not, none of them verifies.
+    expect(() => verifierFor(sandbox).verify(answer.headers, answer.text)).toThrow(
+      expect.objectContaining({ reason: signed ? 'BAD_SIGNATURE' : 'MISSING_HEADER' }),
+    );
+    expect(await stateOf(contract)).toBe('AUTHORIZED');
   });
 
   it('applies a fault only to its endpoint, or to every endpoint with *', async () => {
@@ -99,6 +121,31 @@ describe('faults that execute and then sabotage the answer', () => {
       code: expect.stringMatching(/ECONNRESET|socket hang up/i),
     });
     expect(await stateOf('FRESET')).toBe('TERMINATED');
+  });
+
+  it('trickle: the operation runs at once, the signed answer comes one byte every delayMs (default 1 s)', async () => {
+    expect((await sandbox.control.injectFault({ endpoint: 'schedule-create', kind: 'trickle' })).delayMs).toBe(1000);
+    await sandbox.control.clearFaults();
+    await authorizedContract(sandbox, 'FTRICKLE');
+    await sandbox.control.injectFault({ endpoint: 'terminate', kind: 'trickle', delayMs: 2 });
+    const started = Date.now();
+    const answer = await terminate('FTRICKLE');
+    expect(answer.status).toBe(200);
+    expect(await stateOf('FTRICKLE')).toBe('TERMINATED');
+    // At least one timer tick per byte (timers may fire late, never early).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(Buffer.byteLength(answer.text) * 2 - 50);
+    expect(() => verifierFor(sandbox).verify(answer.headers, answer.text)).not.toThrow();
+  });
+
+  it('oversized: the operation runs, the answer is validly signed and larger than 1 MiB', async () => {
+    await authorizedContract(sandbox, 'FBIG');
+    await sandbox.control.injectFault({ endpoint: 'terminate', kind: 'oversized' });
+    const answer = await terminate('FBIG');
+    expect(answer.status).toBe(200);
+    expect(await stateOf('FBIG')).toBe('TERMINATED');
+    expect(Buffer.byteLength(answer.text)).toBeGreaterThan(OVERSIZED_PADDING_BYTES);
+    expect(answer.json.contract_info).toMatchObject({ contract_state: 'CONTRACT_STATE_TERMINATED' });
+    expect(() => verifierFor(sandbox).verify(answer.headers, answer.text)).not.toThrow();
   });
 
   it('slow: the operation runs at once, the signed answer comes after delayMs (default 15 s)', async () => {

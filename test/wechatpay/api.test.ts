@@ -330,7 +330,8 @@ describe('terminateContract', () => {
     [{ out_contract_code: 'C-1' }, 'out_contract_code', 'digits and letters only'], // allowed by seed 002, not by seed 004
     [{ out_contract_code: 'C'.repeat(65) }, 'out_contract_code', 'at most 64 characters'],
     [{ contract_termination_remark: '' }, 'contract_termination_remark', 'must not be empty'],
-    [{ contract_termination_remark: '备'.repeat(129) }, 'contract_termination_remark', 'at most 128 characters'],
+    [{ contract_termination_remark: '备'.repeat(43) }, 'contract_termination_remark', 'at most 128 bytes of UTF-8'], // 129 bytes
+    [{ contract_termination_remark: 'r'.repeat(129) }, 'contract_termination_remark', 'at most 128 bytes of UTF-8'],
     [{ contract_termination_remark: '解约🙏' }, 'contract_termination_remark', 'only 1-3-byte UTF-8'],
   ])('%j: %s', async (change, field, rule) => {
     const error = await validationError(
@@ -340,11 +341,13 @@ describe('terminateContract', () => {
     expect(error.rule).toContain(rule);
   });
 
-  it('accepts a remark of exactly 128 characters', async () => {
+  it('accepts a remark of exactly 128 bytes', async () => {
     nextAnswer = '{}';
-    await expect(
-      terminateContract(client, { out_contract_code: 'C1', contract_termination_remark: '备'.repeat(128) }),
-    ).resolves.toEqual({});
+    for (const remark of ['备'.repeat(42) + 'ab', 'r'.repeat(128)]) {
+      await expect(
+        terminateContract(client, { out_contract_code: 'C1', contract_termination_remark: remark }),
+      ).resolves.toEqual({});
+    }
   });
 
   it('rejects a verified contract_info without contract_state', async () => {

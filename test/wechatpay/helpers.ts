@@ -110,12 +110,12 @@ export interface SignOverrides {
   serial?: string;
   omit?: string[];
   /** The body actually sent, when it should differ from the one signed (tampering). */
-  sentBody?: string;
+  sentBody?: string | Buffer;
   headers?: Record<string, string>;
 }
 
 /** The four Wechatpay-* headers for a body, signed with the platform key. */
-export function signedHeaders(keys: TestKeys, body: string, o: SignOverrides = {}): Record<string, string> {
+export function signedHeaders(keys: TestKeys, body: string | Buffer, o: SignOverrides = {}): Record<string, string> {
   const timestamp = o.timestamp ?? unixSeconds();
   const nonce = o.nonce ?? newNonce();
   const headers: Record<string, string> = {
@@ -129,7 +129,13 @@ export function signedHeaders(keys: TestKeys, body: string, o: SignOverrides = {
   return headers;
 }
 
-export function answer(res: ServerResponse, keys: TestKeys, status: number, body: string, o: SignOverrides = {}): void {
+export function answer(
+  res: ServerResponse,
+  keys: TestKeys,
+  status: number,
+  body: string | Buffer,
+  o: SignOverrides = {},
+): void {
   res.writeHead(status, {
     'Content-Type': 'application/json',
     'Request-ID': 'req-0001',
@@ -139,8 +145,14 @@ export function answer(res: ServerResponse, keys: TestKeys, status: number, body
   res.end(o.sentBody ?? body);
 }
 
-export function errorAnswer(res: ServerResponse, status: number, body: string, requestId = 'req-err-1'): void {
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Request-ID': requestId });
+/** An answer without any signature header (a proxy's page, or WeChat Pay's 401 to a request it refused). */
+export function unsignedAnswer(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  contentType = 'application/json',
+): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Request-ID': 'req-err-1' });
   res.end(body);
 }
 
@@ -196,4 +208,42 @@ export function everythingIn(error: unknown): string {
   for (const name of Object.getOwnPropertyNames(error))
     props[name] = (error as unknown as Record<string, unknown>)[name];
   return `${error.message}\n${error.stack ?? ''}\n${JSON.stringify(props)}`;
+}
+
+export interface ServerPair {
+  readonly primary: TestServer;
+  readonly backup: TestServer;
+  /** A client of these keys; closed after the test. */
+  client(baseUrls: WechatPayClientOptions['baseUrls'], extra?: Partial<WechatPayClientOptions>): WechatPayHttpClient;
+}
+
+/**
+ * Registers beforeEach/afterEach hooks: a fresh primary and backup server per test, both answering `okBody` signed,
+ * and every client made through the pair closed afterwards.
+ */
+export function useServerPair(keys: TestKeys, okBody: string): ServerPair {
+  let primary: TestServer | undefined;
+  let backup: TestServer | undefined;
+  const clients: WechatPayHttpClient[] = [];
+  beforeEach(async () => {
+    primary = await startServer((_req, res) => answer(res, keys, 200, okBody));
+    backup = await startServer((_req, res) => answer(res, keys, 200, okBody));
+  });
+  afterEach(async () => {
+    clients.splice(0).forEach((c) => c.close());
+    await Promise.all([primary?.close(), backup?.close()]);
+  });
+  return {
+    get primary() {
+      return primary as TestServer;
+    },
+    get backup() {
+      return backup as TestServer;
+    },
+    client(baseUrls, extra = {}) {
+      const c = makeClient(keys, baseUrls, extra);
+      clients.push(c);
+      return c;
+    },
+  };
 }

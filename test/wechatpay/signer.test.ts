@@ -34,7 +34,9 @@ describe('signer', () => {
     expect(requestSignMessage('get', KAT_URL, KAT_TIMESTAMP, KAT_NONCE, '')).toBe(
       `GET\n${KAT_URL}\n${KAT_TIMESTAMP}\n${KAT_NONCE}\n\n`,
     );
-    expect(responseSignMessage('1', 'n', '')).toBe('1\nn\n\n');
+    expect(responseSignMessage('1', 'n', '').toString()).toBe('1\nn\n\n');
+    // A Buffer body goes in byte for byte, even when it is not valid UTF-8.
+    expect(responseSignMessage('1', 'n', Buffer.from([0xff, 0x7b]))).toEqual(Buffer.from('1\nn\n\xff{\n', 'latin1'));
   });
 
   it('matches the signature openssl computed over the same message (known answer)', () => {
