@@ -39,7 +39,7 @@ export class CertificateControl {
   async add(input: AddCertificateInput = {}): Promise<PlatformCertificateInfo> {
     if (typeof input !== 'object' || input === null) throw paramError('body', 'INVALID', 'a JSON object');
     const unknown = Object.keys(input).find((k) => !['notBefore', 'notAfter', 'signing'].includes(k));
-    if (unknown !== undefined) throw paramError(unknown, 'UNKNOWN_FIELD', 'not a field of this operation');
+    if (unknown !== undefined) throw paramError(unknown, 'INVALID', 'not a field of this operation');
     const notBefore = instant(input.notBefore, 'notBefore');
     const notAfter = instant(input.notAfter, 'notAfter');
     if (input.signing !== undefined && typeof input.signing !== 'boolean') {

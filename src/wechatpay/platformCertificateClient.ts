@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { WechatPayVerificationError } from './errors';
 import { WechatPayHttpClient, type WechatPayClientOptions, type WechatPayLogger } from './http';
 import type { VerificationKeySource } from './keySource';
 import { PlatformCertificateStore, writeCertificateFile } from './platformCertificateStore';
@@ -162,6 +163,14 @@ class SelfConsistentDownloadVerifier extends Verifier {
   }
 
   override verify(headers: HeaderBag, body: Buffer | string, httpStatus = 0): void {
+    if (httpStatus < 200 || httpStatus >= 300) {
+      // A signed error answer carries no certificate to check it with, and nothing is trusted yet.
+      throw new WechatPayVerificationError(
+        'UNKNOWN_SERIAL',
+        `WeChat Pay answered HTTP ${httpStatus}; an error answer cannot be verified while nothing is trusted (try again)`,
+        httpStatus,
+      );
+    }
     let data: unknown;
     try {
       data = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));

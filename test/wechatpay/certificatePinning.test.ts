@@ -119,6 +119,15 @@ describe('platform-certificate mode with nothing trusted', () => {
     },
   );
 
+  it('does not pin when WeChat Pay answers the download with an error, and says so', async () => {
+    const { file, storeFile } = writeConfig();
+    await sandbox.control.injectFault({ endpoint: 'certificates', kind: 500, count: 2 }); // primary and backup
+    const result = await cli('--config', file, 'certificates', 'pin');
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/answered HTTP 500/);
+    expect(existsSync(storeFile)).toBe(false);
+  });
+
   it('pins only a download holding the fingerprint the operator expects, when given', async () => {
     const { file, storeFile } = writeConfig();
     const wrong = await cli('--config', file, 'certificates', 'pin', '--fingerprint', 'AB:CD');
