@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { registerCertificateCommands } from '../app/certificatesCli';
 import { loadConfig } from '../config/load';
 import type { PlanModificationInput } from '../domain/modification';
 import { parsePlan, PlanValidationError } from '../domain/plan';
@@ -229,6 +230,7 @@ export function buildProgram(io: CliIo, connect: Connect = connectFromConfig): C
       io.out(`${JSON.stringify(plan, null, 2)}\n`);
     });
 
+  registerCertificateCommands(program, io);
   return program;
 }
 

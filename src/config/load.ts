@@ -42,7 +42,18 @@ export interface MerchantConfig {
   mchid: string;
   merchantSerialNo: string;
   privateKeyFile: string;
+  /** Public-key mode: at least one. Platform-certificate mode: trusted to verify downloads (may be empty). */
   verificationKeys: Array<{ id: string; publicKeyFile: string }>;
+  /** Present in platform-certificate mode (an APIv3 key is configured). */
+  platformCertificates?: PlatformCertificateConfig;
+}
+
+export interface PlatformCertificateConfig {
+  /** Secret: read by the worker, never logged. */
+  apiV3KeyFile: string;
+  storeFile: string;
+  refreshIntervalMs: number;
+  unknownSerialCooldownMs: number;
 }
 
 export interface AppConfig {
@@ -217,6 +228,7 @@ function resolveWechatPay(
     privateKeyFile: env.WECHATPAY_PRIVATE_KEY_FILE ?? w.privateKeyFile,
     verificationKeys: envKeys ?? w.verificationKeys,
   };
+  const apiV3KeyFile = env.WECHATPAY_APIV3_KEY_FILE ?? w.apiV3KeyFile;
   const primary = env.WECHATPAY_BASE_URL ?? w.baseUrls.primary;
   // Failing over from a staging or mock primary to production would send signed POSTs to the live service:
   // the production backup is the default only for the production primary.
@@ -226,36 +238,56 @@ function resolveWechatPay(
     (primary === WECHATPAY_PRIMARY_URL ? WECHATPAY_BACKUP_URL : undefined);
   const baseUrls = { primary, ...(backup ? { backup } : {}) };
   const common = { baseUrls, timeoutMs: w.timeoutMs, failbackAfterMs: w.failbackAfterMs };
-  const given = Object.entries(merchant).filter(([, v]) => v !== undefined);
+  const given = Object.entries({ ...merchant, apiV3KeyFile }).filter(([, v]) => v !== undefined);
   if (given.length === 0) {
     choices.push('wechatpay: local sandbox (no merchant credentials configured)');
     return { mode: 'sandbox', merchant: undefined, ...common };
   }
-  const missing = Object.entries(merchant).find(([, v]) => v === undefined);
+  // With an APIv3 key the platform certificates are downloaded, so verification keys become optional.
+  const missing = Object.entries(merchant).find(
+    ([k, v]) => v === undefined && !(k === 'verificationKeys' && apiV3KeyFile !== undefined),
+  );
   if (missing) {
+    const alternative = missing[0] === 'verificationKeys' ? ', unless wechatpay.apiV3KeyFile is' : '';
     throw new ConfigError(
       `wechatpay.${missing[0]}`,
-      `required once any merchant credential is configured (${given.map(([k]) => k).join(', ')} given)`,
+      `required once any merchant credential is configured${alternative} (${given.map(([k]) => k).join(', ')} given)`,
       file,
     );
   }
-  const m = merchant as MerchantConfig;
+  const m = merchant as Omit<MerchantConfig, 'verificationKeys'> & Partial<Pick<MerchantConfig, 'verificationKeys'>>;
   const resolved: MerchantConfig = {
     ...m,
     privateKeyFile: path(m.privateKeyFile),
-    verificationKeys: m.verificationKeys.map((k) => ({ ...k, publicKeyFile: path(k.publicKeyFile) })),
+    verificationKeys: (m.verificationKeys ?? []).map((k) => ({ ...k, publicKeyFile: path(k.publicKeyFile) })),
+    ...(apiV3KeyFile === undefined
+      ? {}
+      : {
+          platformCertificates: {
+            ...w.platformCertificates,
+            apiV3KeyFile: path(apiV3KeyFile),
+            storeFile: path(w.platformCertificates.storeFile),
+          },
+        }),
   };
   for (const [key, p] of [
     ['wechatpay.privateKeyFile', resolved.privateKeyFile] as const,
     ...resolved.verificationKeys.map(
       (k, i) => [`wechatpay.verificationKeys[${i}].publicKeyFile`, k.publicKeyFile] as const,
     ),
+    ...(resolved.platformCertificates
+      ? [['wechatpay.apiV3KeyFile', resolved.platformCertificates.apiV3KeyFile] as const]
+      : []),
   ]) {
     if (!existsSync(p)) throw new ConfigError(key, `file ${p} does not exist`, file);
   }
+  const keys = resolved.verificationKeys.map((k) => k.id).join(', ') || 'none';
+  const verification = resolved.platformCertificates
+    ? `platform certificates downloaded and refreshed (kept in ${resolved.platformCertificates.storeFile}; configured keys: ${keys})`
+    : `verification keys ${keys}`;
   choices.push(
     `wechatpay: merchant ${resolved.mchid} at ${baseUrls.primary}` +
-      `${baseUrls.backup ? ` (backup ${baseUrls.backup})` : ''}, verification keys ${resolved.verificationKeys.map((k) => k.id).join(', ')}`,
+      `${baseUrls.backup ? ` (backup ${baseUrls.backup})` : ''}, ${verification}`,
   );
   return { mode: 'merchant', merchant: resolved, ...common };
 }

@@ -75,6 +75,28 @@ const VerificationKeySchema = z
   })
   .strict();
 
+export const PLATFORM_CERTIFICATE_DEFAULTS = {
+  storeFile: '.wechatpay/platform-certificates.json',
+  refreshIntervalMs: 12 * 60 * 60 * 1000,
+  unknownSerialCooldownMs: 60_000,
+};
+
+const PlatformCertificatesSchema = z
+  .object({
+    /** The certificates trusted across restarts: written by `certificates pin`, updated by every refresh. */
+    storeFile: nonEmpty.default(PLATFORM_CERTIFICATE_DEFAULTS.storeFile),
+    /** The official SDKs refresh every 1 to 24 h; longer than 2 days risks missing a rotation's overlap. */
+    refreshIntervalMs: positiveInt
+      .min(60_000, 'must be at least 60000 (1 min)')
+      .max(172_800_000, 'must be at most 172800000 (2 days)')
+      .default(PLATFORM_CERTIFICATE_DEFAULTS.refreshIntervalMs),
+    /** At most one refresh per this interval is triggered by answers naming an unknown Wechatpay-Serial. */
+    unknownSerialCooldownMs: positiveInt
+      .min(1_000, 'must be at least 1000')
+      .default(PLATFORM_CERTIFICATE_DEFAULTS.unknownSerialCooldownMs),
+  })
+  .strict();
+
 export const WechatPaySectionSchema = z
   .object({
     mchid: z
@@ -89,6 +111,10 @@ export const WechatPaySectionSchema = z
     privateKeyFile: nonEmpty.optional(),
     /** Several keys at once during a rotation. */
     verificationKeys: z.array(VerificationKeySchema).min(1, 'needs at least one key').optional(),
+    /** The merchant's APIv3 key (32 characters) in a file: turns on platform-certificate mode. */
+    apiV3KeyFile: nonEmpty.optional(),
+    /** Platform-certificate mode only (ignored without apiV3KeyFile). */
+    platformCertificates: PlatformCertificatesSchema.default(PLATFORM_CERTIFICATE_DEFAULTS),
     /** Defaults: WeChat Pay's primary and backup domains. The backup defaults only with the default primary. */
     baseUrls: z
       .object({ primary: httpUrl.default(WECHATPAY_PRIMARY_URL), backup: httpUrl.optional() })

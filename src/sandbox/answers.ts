@@ -18,6 +18,8 @@ export interface OutgoingAnswer {
   signed: boolean;
   /** The `Wechatpay-Serial` the request named: the key to sign with when it is active. */
   requestedSerial: string | undefined;
+  /** The platform-certificate download, signed by the certificate the request names (SandboxKeys.signingKey). */
+  certificateDownload?: boolean;
   /** Labels of what the answer invents beyond the seeds and the digest (inventions.ts). */
   invented: string[];
 }
@@ -52,7 +54,7 @@ export class AnswerSender {
         : JSON.stringify(answer.body);
     const signed = answer.signed && kind !== 'unsigned-404';
     const out = (): void => {
-      if (signed) this.sign(res, text, answer.requestedSerial, fault);
+      if (signed) this.sign(res, text, answer, fault);
       if (kind === 'trickle') this.trickle(res, answer.status, text, fault?.delayMs ?? DEFAULT_TRICKLE_INTERVAL_MS);
       else sendText(res, answer.status, text);
     };
@@ -68,9 +70,9 @@ export class AnswerSender {
     this.timers.clear();
   }
 
-  /** Signs with the platform key the request named (when active) or the default one, then sabotages if asked. */
-  private sign(res: ServerResponse, text: string, requestedSerial: string | undefined, fault?: Fault): void {
-    const key = this.keys.signingKey(requestedSerial);
+  /** Signs with the key SandboxKeys.signingKey picks for the request, then sabotages if asked. */
+  private sign(res: ServerResponse, text: string, answer: OutgoingAnswer, fault?: Fault): void {
+    const key = this.keys.signingKey(answer.requestedSerial, answer.certificateDownload);
     const nowSeconds = Number(unixSeconds());
     const timestamp = String(fault?.kind === 'stale' ? nowSeconds - STALE_BY_SECONDS : nowSeconds);
     const nonce = newNonce();

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { isCalendarDate } from '../domain/calendar';
+import { CertificateControl } from './certificateControl';
 import { paramError, SandboxError } from './errors';
 import { ENDPOINTS, FAULT_KINDS, type Fault, type FaultInput, type FaultQueue } from './faults';
 import { inventionCatalogue, type InventionCatalogue } from './inventions';
@@ -97,7 +98,12 @@ export interface PlatformKeyInfo {
 }
 
 export class SandboxControl {
-  constructor(private readonly deps: SandboxControlDeps) {}
+  /** Platform certificates and their rotation (platform-certificate mode). */
+  readonly certificates: CertificateControl;
+
+  constructor(private readonly deps: SandboxControlDeps) {
+    this.certificates = new CertificateControl(deps.keys.certificates);
+  }
 
   async health(): Promise<{ ok: true; mchid: string; primaryUp: boolean; businessTime: string }> {
     return {

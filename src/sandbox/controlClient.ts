@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import type { AddCertificateInput, PlatformCertificateInfo } from './certificateControl';
 import type { CreateBillInput, CreateContractInput, PlatformKeyInfo, RecordPatch } from './control';
 import { SandboxError } from './errors';
 import type { Fault, FaultInput } from './faults';
@@ -11,14 +12,23 @@ import type { RequestLogEntry } from './requestLog';
  * processes. Same operations and results as `sandbox.control`; an error answer is thrown as a SandboxError
  * carrying its status, code and detail.
  */
+export interface SandboxControlClientOptions {
+  /** Per call; default 10 000. */
+  timeoutMs?: number;
+  /** Sent as `Authorization: Bearer …`; default SANDBOX_CONTROL_TOKEN; none when unset or empty. */
+  token?: string;
+}
+
 export class SandboxControlClient {
   private readonly baseUrl: string;
+  private readonly timeoutMs: number;
+  private readonly token: string | undefined;
 
-  constructor(
-    baseUrl: string,
-    private readonly timeoutMs = 10_000,
-  ) {
+  constructor(baseUrl: string, options: SandboxControlClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    const token = options.token ?? process.env.SANDBOX_CONTROL_TOKEN;
+    this.token = token ? token : undefined; // an empty token means none
   }
 
   health(): Promise<{ ok: true; mchid: string; primaryUp: boolean; businessTime: string }> {
@@ -120,6 +130,19 @@ export class SandboxControlClient {
     return this.call('POST', `/sandbox/keys/${enc(id)}`, { active });
   }
 
+  listPlatformCertificates(): Promise<PlatformCertificateInfo[]> {
+    return this.call('GET', '/sandbox/certificates');
+  }
+
+  /** A rotation: a new platform certificate that signs from now on (unless `signing: false`). */
+  addPlatformCertificate(input: AddCertificateInput = {}): Promise<PlatformCertificateInfo> {
+    return this.call('POST', '/sandbox/certificates', input);
+  }
+
+  useCertificateForSigning(serial: string): Promise<PlatformCertificateInfo> {
+    return this.call('POST', `/sandbox/certificates/${enc(serial)}/sign`);
+  }
+
   /** One request on a fresh connection (no keep-alive socket outlives the call). */
   private call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -132,6 +155,7 @@ export class SandboxControlClient {
           timeout: this.timeoutMs,
           headers: {
             Accept: 'application/json',
+            ...(this.token === undefined ? {} : { Authorization: `Bearer ${this.token}` }),
             ...(payload === undefined
               ? {}
               : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }),

@@ -25,6 +25,8 @@ import { SandboxError } from './errors';
  *   POST   /sandbox/reset
  *   GET    /sandbox/keys                               POST /sandbox/keys (adds one)
  *   POST   /sandbox/keys/:id                           {active: boolean}
+ *   GET    /sandbox/certificates                       POST /sandbox/certificates {notBefore?, notAfter?, signing?}
+ *   POST   /sandbox/certificates/:serial/sign          (signing switches to it)
  */
 
 export interface ControlAnswer {
@@ -71,6 +73,9 @@ const ROUTES: Array<[method: string, pattern: RegExp, operation: Operation]> = [
   ['GET', /^\/sandbox\/keys$/, (c) => c.listPlatformKeys()],
   ['POST', /^\/sandbox\/keys$/, (c) => c.addPlatformKey()],
   ['POST', /^\/sandbox\/keys\/([^/]+)$/, (c, [id], _q, b) => c.setPlatformKeyActive(id as string, b.active as never)],
+  ['GET', /^\/sandbox\/certificates$/, (c) => c.certificates.list()],
+  ['POST', /^\/sandbox\/certificates$/, (c, _p, _q, b) => c.certificates.add(b)],
+  ['POST', /^\/sandbox\/certificates\/([^/]+)\/sign$/, (c, [serial]) => c.certificates.useForSigning(serial as string)],
 ];
 
 export async function handleControlRequest(

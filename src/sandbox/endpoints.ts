@@ -14,7 +14,10 @@ import {
 } from './rules';
 import type { SandboxStore } from './store';
 
-/** The five endpoints of the seeds over the sandbox's state. Each handler returns the 200 answer's JSON body. */
+/**
+ * The five endpoints of the seeds over the sandbox's state, and the platform-certificate download. Each handler
+ * returns the 200 answer's JSON body.
+ */
 
 export interface EndpointContext {
   store: SandboxStore;
@@ -23,6 +26,8 @@ export interface EndpointContext {
   /** null: no repayment_date window check. */
   scheduleWindowDays: number | null;
   maxItemsPerCall: number;
+  /** The platform certificates (`GET /v3/certificates`). */
+  certificates: { downloadAnswer(nowMs: number): unknown };
 }
 
 interface EndpointInput {
@@ -319,5 +324,12 @@ const ROUTES: Route[] = [
     pattern: /^\/v3\/credit-repayment\/partner\/contracts\/terminate$/,
     endpoint: 'terminate',
     handler: terminateContract,
+  },
+  {
+    // Not one of the seeds: the platform-certificate download, for platform-certificate mode. Validity is real time.
+    method: 'GET',
+    pattern: /^\/v3\/certificates$/,
+    endpoint: 'certificates',
+    handler: async (ctx) => ctx.certificates.downloadAnswer(Date.now()),
   },
 ];

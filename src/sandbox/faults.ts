@@ -16,6 +16,7 @@ export const ENDPOINTS = [
   'contract-query',
   'compensation-query',
   'terminate',
+  'certificates',
 ] as const;
 export type EndpointName = (typeof ENDPOINTS)[number];
 

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { RequestAuthenticator } from './auth';
 import { SandboxControl } from './control';
+import { assertControlToken } from './controlAccess';
 import { FaultQueue } from './faults';
 import { SandboxKeys } from './keys';
 import { SlidingWindowLimiter } from './rateLimiter';
@@ -37,6 +38,11 @@ export interface SandboxOptions {
   /** Default 100. */
   compensationRateLimitPerSecond?: number;
   logger?: (line: string) => void;
+  /**
+   * Default SANDBOX_CONTROL_TOKEN. With a token every control call must send `Authorization: Bearer <token>`;
+   * without one only loopback callers may use the control API (whatever `host` is).
+   */
+  controlToken?: string;
 }
 
 export interface Sandbox {
@@ -47,6 +53,12 @@ export interface Sandbox {
   merchant: { serialNo: string; privateKeyPath: string; privateKey: KeyObject };
   /** The platform keys' public halves, in creation order (the first active one is the default signer). */
   platformKeys: Array<{ id: string; publicKeyPath: string; publicKey: KeyObject }>;
+  /** Platform-certificate mode: the merchant's APIv3 key file (0600) the downloaded certificates are sealed with. */
+  apiV3KeyPath: string;
+  /** The platform certificates, in creation order, and which one signs now. */
+  platformCertificates: Array<{ serial: string; certificatePath: string; validTo: number; signing: boolean }>;
+  /** Whether the control API needs a Bearer token (else: loopback callers only). */
+  controlTokenRequired: boolean;
   /** The temporal.yaml `wechatpay:` section a worker needs to talk to this sandbox. */
   configSnippet(): string;
   control: SandboxControl;
@@ -58,6 +70,8 @@ export const DEFAULT_MCHID = '1900000001';
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const mchid = options.mchid ?? DEFAULT_MCHID;
   if (!/^\d{1,32}$/.test(mchid)) throw new Error('sandbox mchid: must be 1 to 32 digits');
+  const controlToken = options.controlToken ?? (process.env.SANDBOX_CONTROL_TOKEN || undefined);
+  if (controlToken !== undefined) assertControlToken(controlToken);
   const dataDir = resolve(options.dataDir ?? '.sandbox');
   const keys = SandboxKeys.loadOrCreate(dataDir);
   const store = new SandboxStore(options.persist ? join(dataDir, 'state.json') : undefined);
@@ -86,8 +100,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       businessNow,
       scheduleWindowDays: options.scheduleWindowDays === undefined ? 14 : options.scheduleWindowDays,
       maxItemsPerCall: options.maxItemsPerCall ?? 1,
+      certificates: keys.certificates,
     },
     logger,
+    ...(controlToken === undefined ? {} : { controlToken }),
   });
   const control = new SandboxControl({ mchid, store, keys, faults, log, primary: server, businessNow });
   server.attachControl(control);
@@ -108,11 +124,23 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     get platformKeys() {
       return keys.platformKeys().map((k) => ({ id: k.id, publicKeyPath: k.publicKeyPath, publicKey: k.publicKey }));
     },
+    apiV3KeyPath: keys.certificates.apiV3KeyPath,
+    get platformCertificates() {
+      const signing = keys.certificates.signing.serial;
+      return keys.certificates.list().map((c) => ({
+        serial: c.serial,
+        certificatePath: c.certificatePath,
+        validTo: c.validTo,
+        signing: c.serial === signing,
+      }));
+    },
+    controlTokenRequired: controlToken !== undefined,
     configSnippet: () =>
       configSnippet({
         mchid,
         merchantSerialNo: merchant.serialNo,
         privateKeyFile: merchant.privateKeyPath,
+        apiV3KeyFile: keys.certificates.apiV3KeyPath,
         verificationKeys: keys
           .platformKeys()
           .filter((k) => k.active)
@@ -129,6 +157,7 @@ interface SnippetInput {
   mchid: string;
   merchantSerialNo: string;
   privateKeyFile: string;
+  apiV3KeyFile: string;
   verificationKeys: Array<{ id: string; publicKeyFile: string }>;
   primaryUrl: string;
   backupUrl: string;
@@ -144,6 +173,8 @@ function configSnippet(s: SnippetInput): string {
     `  privateKeyFile: ${q(s.privateKeyFile)}`,
     '  verificationKeys:',
     ...s.verificationKeys.flatMap((k) => [`    - id: ${q(k.id)}`, `      publicKeyFile: ${q(k.publicKeyFile)}`]),
+    '  # Platform-certificate mode: download and refresh the platform certificates (drop to use the keys only).',
+    `  apiV3KeyFile: ${q(s.apiV3KeyFile)}`,
     '  baseUrls:',
     `    primary: ${q(s.primaryUrl)}`,
     `    backup: ${q(s.backupUrl)}`,
@@ -152,6 +183,7 @@ function configSnippet(s: SnippetInput): string {
 }
 
 export { SandboxControl } from './control';
+export type { AddCertificateInput, PlatformCertificateInfo } from './certificateControl';
 export type { CreateBillInput, CreateContractInput, PlatformKeyInfo, RecordPatch } from './control';
 export { SandboxError } from './errors';
 export { OVERSIZED_PADDING_BYTES } from './answers';

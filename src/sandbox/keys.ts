@@ -2,6 +2,7 @@ import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes, rand
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadPrivateKeyFile, loadPublicKeyFile } from '../wechatpay/keys';
+import { SandboxCertificates } from './platformCertificates';
 
 /**
  * The sandbox's keys, generated on first start into `<dataDir>/keys/` and reused afterwards:
@@ -9,6 +10,7 @@ import { loadPrivateKeyFile, loadPublicKeyFile } from '../wechatpay/keys';
  * - WeChat Pay platform keys (`PUB_KEY_ID_…`), each a private key the sandbox signs answers with and a public
  *   `wxp_pub_<id>.pem` a worker verifies them with. Two exist from the start so that rotations can be tested.
  * `keys.json` lists them with their active flag. Private key files are written with mode 0600.
+ * The platform certificates and the APIv3 key (platform-certificate mode) live beside them: platformCertificates.ts.
  */
 
 export interface MerchantKey {
@@ -16,6 +18,12 @@ export interface MerchantKey {
   privateKeyPath: string;
   privateKey: KeyObject;
   publicKey: KeyObject;
+}
+
+/** What signs an answer: a platform key (`PUB_KEY_ID_…`) or a platform certificate (its serial). */
+export interface AnswerSigner {
+  id: string;
+  privateKey: KeyObject;
 }
 
 export interface PlatformKey {
@@ -35,6 +43,7 @@ const INITIAL_PLATFORM_KEYS = 2;
 
 export class SandboxKeys {
   readonly merchant: MerchantKey;
+  readonly certificates: SandboxCertificates;
   private readonly platform: PlatformKey[];
 
   private constructor(
@@ -44,6 +53,7 @@ export class SandboxKeys {
   ) {
     this.merchant = merchant;
     this.platform = platform;
+    this.certificates = SandboxCertificates.loadOrCreate(dir);
   }
 
   static loadOrCreate(dataDir: string): SandboxKeys {
@@ -71,10 +81,16 @@ export class SandboxKeys {
     return this.platform;
   }
 
-  /** The key an answer is signed with: the one the request names when it is active, else the default. */
-  signingKey(requestedSerial: string | undefined): PlatformKey {
+  /**
+   * The key an answer is signed with: the platform key the request names when it is active; for a request naming
+   * a platform certificate, or for the certificate download, the certificate SandboxCertificates.signerFor picks;
+   * else the default platform key.
+   */
+  signingKey(requestedSerial: string | undefined, isCertificateDownload = false): AnswerSigner {
     const named = this.platform.find((k) => k.id === requestedSerial && k.active);
     if (named) return named;
+    const certificate = this.certificates.signerFor(requestedSerial, isCertificateDownload, Date.now());
+    if (certificate) return { id: certificate.serial, privateKey: certificate.privateKey };
     const fallback = this.platform.find((k) => k.active);
     if (!fallback) throw new Error('sandbox: no active platform key');
     return fallback;

@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { AnswerSender, sendText } from './answers';
 import type { RequestAuthenticator } from './auth';
 import type { PrimarySwitch, SandboxControl } from './control';
+import { checkControlAccess } from './controlAccess';
 import { handleControlRequest } from './controlRoutes';
 import { matchEndpoint, type EndpointContext } from './endpoints';
 import { paramError, SandboxError } from './errors';
@@ -15,7 +16,7 @@ import type { RequestLog } from './requestLog';
 
 /**
  * The two HTTP listeners (primary and backup, same behaviour) and the request pipeline: `/sandbox/…` goes to the
- * control API (unsigned JSON); everything else is an APIv3 request: authenticated, routed to one of the five
+ * control API (unsigned JSON, loopback callers or a token: controlAccess.ts); everything else is an APIv3 request: authenticated, routed to one of the five
  * endpoints, rate-limited (compensation query), subjected to any injected fault, logged, and answered (answers.ts:
  * signed, labelled where it invents, sabotaged by the fault).
  */
@@ -33,6 +34,8 @@ export interface SandboxServerDeps {
   compensationLimiter: SlidingWindowLimiter;
   endpoints: EndpointContext;
   logger: (line: string) => void;
+  /** When set, every control call must carry it as a Bearer token; when not, only loopback callers may call. */
+  controlToken?: string;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -160,6 +163,13 @@ export class SandboxServer implements PrimarySwitch {
     raw: string,
   ): Promise<void> {
     if (!this.control) throw new Error('control API not attached');
+    const refusal = checkControlAccess(req.socket.remoteAddress, req.headers.authorization, this.deps.controlToken);
+    if (refusal) {
+      this.deps.logger(`sandbox ${listener}: control ${req.method} ${pathname} refused (${refusal.status})`);
+      for (const [name, value] of Object.entries(refusal.headers)) res.setHeader(name, value);
+      sendJson(res, refusal.status, refusal.body);
+      return;
+    }
     this.controlSockets.add(req.socket);
     try {
       const answer = await handleControlRequest(this.control, req.method ?? 'GET', pathname, query, raw);
@@ -217,7 +227,12 @@ export class SandboxServer implements PrimarySwitch {
     this.deps.logger(`sandbox ${listener}: ${method} ${pathname} → ${status}${fault ? ` (fault ${fault.kind})` : ''}`);
     const requestedSerial = headerValue(req.headers['wechatpay-serial']);
     // WeChat Pay does not sign its answer to a request whose signature it refused (401 SIGN_ERROR).
-    this.answers.send(res, { status, body: answer, signed: status !== 401, requestedSerial, invented }, fault);
+    const certificateDownload = route?.endpoint === 'certificates';
+    this.answers.send(
+      res,
+      { status, body: answer, signed: status !== 401, requestedSerial, certificateDownload, invented },
+      fault,
+    );
   }
 }
 

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { WechatPayVerificationError } from './errors';
+import { isVerificationKeySource, StaticKeySource, type VerificationKeySource } from './keySource';
 import { responseSignMessage, verifyMessage } from './signer';
 
 /** WeChat Pay sends answers with such a signature to check that merchants really verify. */
@@ -18,27 +19,36 @@ export interface VerifierOptions {
 /**
  * Verifies WeChat Pay answers (and notifications) against a set of verification keys, looked up by
  * `Wechatpay-Serial`: WeChat Pay public key ids (`PUB_KEY_ID_…`) and platform certificate serials.
- * Several keys may be active at once during a rotation.
+ * Several keys may be active at once during a rotation. The keys are a fixed map, or a source that changes
+ * (downloaded platform certificates); a serial without a key is reported to the source (it may refresh).
  */
 export class Verifier {
-  private readonly keys: ReadonlyMap<string, KeyObject>;
+  private readonly keys: VerificationKeySource;
   private readonly maxSkewSeconds: number;
   private readonly nowMs: () => number;
 
-  constructor(keys: ReadonlyMap<string, KeyObject> | Record<string, KeyObject>, options: VerifierOptions = {}) {
-    this.keys = keys instanceof Map ? new Map(keys) : new Map(Object.entries(keys));
-    if (this.keys.size === 0) throw new Error('Verifier: at least one WeChat Pay verification key is required');
+  constructor(
+    keys: VerificationKeySource | ReadonlyMap<string, KeyObject> | Record<string, KeyObject>,
+    options: VerifierOptions = {},
+  ) {
+    if (isVerificationKeySource(keys)) {
+      this.keys = keys;
+    } else {
+      const fixed = new StaticKeySource(keys);
+      if (fixed.size === 0) throw new Error('Verifier: at least one WeChat Pay verification key is required');
+      this.keys = fixed;
+    }
     this.maxSkewSeconds = options.maxSkewSeconds ?? DEFAULT_MAX_SKEW_SECONDS;
     this.nowMs = options.nowMs ?? Date.now;
   }
 
-  /** The serial the client names in its `Wechatpay-Serial` request header: the first configured key. */
+  /** The serial the client names in its `Wechatpay-Serial` request header (empty when no key is trusted). */
   get preferredSerial(): string {
-    return this.keys.keys().next().value as string;
+    return this.keys.preferredSerial() ?? '';
   }
 
   hasSerial(serial: string): boolean {
-    return this.keys.has(serial);
+    return this.keys.keyFor(serial) !== undefined;
   }
 
   /**
@@ -80,8 +90,9 @@ export class Verifier {
         serial,
       );
     }
-    const key = this.keys.get(serial);
+    const key = this.keys.keyFor(serial);
     if (!key) {
+      this.keys.unknownSerial?.(serial);
       throw new WechatPayVerificationError(
         'UNKNOWN_SERIAL',
         `no verification key for serial ${serial}`,

@@ -165,3 +165,52 @@ describe('loadConfig: limits that protect the activities', () => {
     expect(err.rule).toMatch(/at most 20000/);
   });
 });
+
+describe('loadConfig: platform-certificate mode', () => {
+  const credentials = [
+    'wechatpay:',
+    '  mchid: "1900000001"',
+    '  merchantSerialNo: 5157F09EFDC096DE15EBE81A47057A7232F1B8E1',
+    '  privateKeyFile: apiclient_key.pem',
+  ];
+
+  it('turns on with an APIv3 key file, makes verification keys optional and resolves the paths', () => {
+    write('apiclient_key.pem', 'x');
+    write('apiv3.key', 'x');
+    const file = write('temporal.yaml', [...credentials, '  apiV3KeyFile: apiv3.key', ''].join('\n'));
+    const cfg = loadConfig({ file, env: cleanEnv() });
+    expect(cfg.wechatpay.merchant?.verificationKeys).toEqual([]);
+    expect(cfg.wechatpay.merchant?.platformCertificates).toEqual({
+      apiV3KeyFile: join(dir, 'apiv3.key'),
+      storeFile: join(dir, '.wechatpay/platform-certificates.json'),
+      refreshIntervalMs: 43_200_000,
+      unknownSerialCooldownMs: 60_000,
+    });
+    expect(cfg.choices.join('\n')).toMatch(/platform certificates downloaded and refreshed/);
+  });
+
+  it('takes the APIv3 key file from WECHATPAY_APIV3_KEY_FILE, and checks that it exists', () => {
+    write('apiclient_key.pem', 'x');
+    const file = write('temporal.yaml', [...credentials, ''].join('\n'));
+    const missing = join(dir, 'nowhere.key');
+    expect(() => loadConfig({ file, env: cleanEnv({ WECHATPAY_APIV3_KEY_FILE: missing }) })).toThrow(
+      expect.objectContaining({ key: 'wechatpay.apiV3KeyFile' }),
+    );
+    const key = write('env.key', 'x');
+    const cfg = loadConfig({ file, env: cleanEnv({ WECHATPAY_APIV3_KEY_FILE: key }) });
+    expect(cfg.wechatpay.merchant?.platformCertificates?.apiV3KeyFile).toBe(key);
+  });
+
+  it('still wants verification keys without an APIv3 key, and says what else would do', () => {
+    write('apiclient_key.pem', 'x');
+    const err = loadError([...credentials, ''].join('\n'));
+    expect(err.key).toBe('wechatpay.verificationKeys');
+    expect(err.rule).toMatch(/unless wechatpay.apiV3KeyFile is/);
+  });
+
+  it('bounds the refresh interval and names the key', () => {
+    const err = loadError('wechatpay:\n  platformCertificates:\n    refreshIntervalMs: 1000\n');
+    expect(err.key).toBe('wechatpay.platformCertificates.refreshIntervalMs');
+    expect(loadError('wechatpay:\n  apiV3Key: abc\n').key).toBe('wechatpay.apiV3Key');
+  });
+});
