@@ -20,11 +20,17 @@ afterAll(async () => {
 
 it('brings up dev server, Web UI, sandbox and worker with no configuration, and Ctrl-C stops them', async () => {
   dir = mkdtempSync(join(tmpdir(), 'e2e-start-'));
-  const [port, uiPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, uiPort, codecPort, metricsPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   // Only the ports differ from the defaults, so that the test cannot collide with a developer's own `npm start`.
   writeFileSync(
     join(dir, 'temporal.yaml'),
-    `temporal:\n  devServer:\n    port: ${port}\n    uiPort: ${uiPort}\nworker:\n  metricsPort: ${metricsPort}\n`,
+    `temporal:\n  devServer:\n    port: ${port}\n    uiPort: ${uiPort}\n` +
+      `codecServer:\n  port: ${codecPort}\nworker:\n  metricsPort: ${metricsPort}\n`,
   );
   const env = isolatedEnv();
   main = startProcess('node', [dist('app/main.js')], env, dir);
