@@ -1,7 +1,12 @@
 import type { AppConfig, MerchantConfig } from '../config/load';
 import { loadPrivateKeyFile, loadPublicKeyFile } from '../wechatpay/keys';
 import { Verifier } from '../wechatpay/verifier';
-import { createWechatPayClient, type WechatPayHttpClient, type WechatPayLogger } from '../wechatpay';
+import {
+  createWechatPayClient,
+  type WechatPayAttemptObserver,
+  type WechatPayHttpClient,
+  type WechatPayLogger,
+} from '../wechatpay';
 
 /**
  * Builds the WeChat Pay client from configuration: the merchant's key and every configured verification key are
@@ -12,6 +17,7 @@ export function wechatpayClientFromConfig(
   merchant: MerchantConfig,
   baseUrls: { primary: string; backup?: string },
   logger?: WechatPayLogger,
+  observer?: WechatPayAttemptObserver,
 ): WechatPayHttpClient {
   const verifier = new Verifier(
     new Map(merchant.verificationKeys.map((k) => [k.id, loadPublicKeyFile(k.publicKeyFile)] as const)),
@@ -27,5 +33,6 @@ export function wechatpayClientFromConfig(
     timeoutMs: settings.timeoutMs,
     failbackAfterMs: settings.failbackAfterMs,
     logger,
+    ...(observer ? { observer } : {}),
   });
 }

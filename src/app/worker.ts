@@ -3,6 +3,7 @@ import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { AppConfig, MerchantConfig } from '../config/load';
 import { createActivities } from '../activities';
 import { registerSearchAttributes } from '../servers/searchAttributes';
+import { tracingFor } from '../tracing';
 import { createWorkers } from '../worker';
 import type { JsonLogger } from './logger';
 import { wechatpayClientFromConfig } from './wechatpay';
@@ -66,6 +67,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
     }
   }
 
+  const tracing = tracingFor(config.tracing.endpoint, 'credit-repayment-worker');
   const connection = await NativeConnection.connect(connectionOptions);
   let wechatpay: WechatPayHttpClient | undefined;
   let workers: Worker[];
@@ -75,6 +77,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
       target.merchant,
       target.baseUrls,
       logger.child({ component: 'wechatpay' }),
+      tracing?.wechatpayObserver,
     );
     workers = await createWorkers({
       connection,
@@ -84,6 +87,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
       activities: createActivities({ wechatpay }),
       workflowsPath: require.resolve('../workflows'),
       dataConverter: config.temporal.dataConverter,
+      ...(tracing ? { tracing: tracing.workerOptions } : {}),
       limits: {
         maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
         maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTaskExecutions,
@@ -111,6 +115,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
   const done = Promise.allSettled(runs).then(async (results) => {
     client.close();
     await connection.close();
+    await tracing?.flush();
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   });

@@ -5,7 +5,7 @@ import { Verifier } from '../../src/wechatpay/verifier';
 /** The project's WeChat Pay client pointed at a sandbox, with its merchant key and every platform key it signs with. */
 export function wechatpayClientFor(
   sandbox: Sandbox,
-  options: Partial<Pick<WechatPayClientOptions, 'timeoutMs'>> = {},
+  options: Partial<Pick<WechatPayClientOptions, 'timeoutMs' | 'observer'>> = {},
 ): WechatPayHttpClient {
   return createWechatPayClient({
     merchant: { mchid: sandbox.mchid, serialNo: sandbox.merchant.serialNo, privateKey: sandbox.merchant.privateKey },
