@@ -1,13 +1,12 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { connectRepaymentClient, type ConnectedRepaymentClient } from '../../src/client/lenderClient';
 import { loadConfig } from '../../src/config/load';
 import { projectRoot } from '../../src/paths';
 import { SandboxControlClient } from '../../src/sandbox/controlClient';
-import { freePort, startProcess, waitUntil, type RunningProcess } from './processes';
-import { dist, isolatedEnv, nearPlan, temporalCli } from './support';
+import { waitUntil, type RunningProcess } from './processes';
+import { isolatedEnv, nearPlan, startNpmStart, temporalCli } from './support';
 
 /**
  * Payload encryption on by default under `npm start`, proved from the outside: the dev server's history holds only
@@ -25,24 +24,14 @@ let repayment: ConnectedRepaymentClient | undefined;
 afterAll(async () => {
   await repayment?.close();
   await main?.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 it('keeps the openid out of history while the Web UI shows it decoded through the codec server', async () => {
-  dir = mkdtempSync(join(tmpdir(), 'e2e-codec-'));
-  const [port, uiPort, codecPort, metricsPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
-  writeFileSync(
-    join(dir, 'temporal.yaml'),
-    `temporal:\n  devServer:\n    port: ${port}\n    uiPort: ${uiPort}\n` +
-      `codecServer:\n  port: ${codecPort}\nworker:\n  metricsPort: ${metricsPort}\n`,
-  );
-  main = startProcess('node', [dist('app/main.js')], isolatedEnv(), dir);
-  await main.waitFor(/Stop: +Ctrl-C/, 120_000);
+  const started = await startNpmStart('e2e-codec-');
+  dir = started.dir;
+  main = started.main;
+  const { port, uiPort, codecPort } = started.ports;
   const codecUrl = `http://127.0.0.1:${codecPort}`;
   expect(main.output()).toContain(`Codec server:      ${codecUrl}`);
   expect(statSync(join(dir, '.temporal', 'payload.key')).mode & 0o777).toBe(0o600);
