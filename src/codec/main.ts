@@ -20,8 +20,8 @@ async function main(): Promise<void> {
     authentication: tokenFile ? 'bearer token' : 'none (loopback only)',
   });
   process.stderr.write(
-    `Codec server on ${server.url}; e.g. temporal workflow show --workflow-id <id> --codec-endpoint ${server.url}` +
-      `${tokenFile ? ' --codec-auth "Bearer <token>"' : ''}\n`,
+    `Codec server on ${server.url}: give the temporal CLI --codec-endpoint ${server.url}` +
+      `${tokenFile ? ' --codec-auth "Bearer <token>"' : ''}, and the Web UI its codec endpoint setting.\n`,
   );
   onShutdownSignal(async () => server.close());
 }
