@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -177,4 +179,31 @@ it('is off unless the OTLP endpoint variable is set', () => {
   const on = loadConfig({ cwd: dir, env: { ...base, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' } });
   expect(on.tracing.endpoint).toBe('http://127.0.0.1:4318');
   expect(on.choices.join('\n')).toContain('tracing: OpenTelemetry spans to http://127.0.0.1:4318');
+});
+
+it('exports OTLP http/protobuf to the endpoint the standard variable names', async () => {
+  const received: Array<{ path?: string; type?: string; bytes: number }> = [];
+  const collector = createServer((req, res) => {
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    req.on('end', () => {
+      received.push({ path: req.url, type: req.headers['content-type'], bytes });
+      res.writeHead(200, { 'Content-Type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+  // The exporter reads the variable itself, as in a real process.
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = endpoint;
+  try {
+    const processTracing = tracingFor(endpoint, 'otlp-test')!;
+    expect(tracingFor(endpoint, 'another name')).toBe(processTracing);
+    processTracing.tracer.startSpan('one span').end();
+    await processTracing.flush();
+    expect(received).toEqual([{ path: '/v1/traces', type: 'application/x-protobuf', bytes: expect.any(Number) }]);
+    expect(received[0]!.bytes).toBeGreaterThan(0);
+  } finally {
+    delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    await new Promise((resolve) => collector.close(resolve));
+  }
 });
