@@ -1,5 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startConfiguredCodecServer } from '../codec/configured';
+import type { RunningCodecServer } from '../codec/server';
 import { loadConfig, type MerchantConfig } from '../config/load';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { startDevServer, type RunningDevServer } from '../servers/devServer';
@@ -9,8 +11,9 @@ import { installRuntime, startWorker, type WorkerTarget } from './worker';
 
 /**
  * `npm start`: the worker on the embedded default. No Temporal address configured → start the dev server (state in
- * a file, Web UI on, search attributes registered). No merchant credentials → start the sandbox and point the
- * worker at it. Ctrl-C stops everything it started, in reverse order.
+ * a file, Web UI on, search attributes registered) and, with payload encryption on (the default there), a codec
+ * server the Web UI decodes payloads with. No merchant credentials → start the sandbox and point the worker at it.
+ * Ctrl-C stops everything it started, in reverse order.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -21,13 +24,20 @@ async function main(): Promise<void> {
 
   const stops: Array<() => Promise<void>> = [];
   let devServer: RunningDevServer | undefined;
+  let codecServer: RunningCodecServer | undefined;
   let sandbox: Sandbox | undefined;
   try {
     if (config.temporal.mode === 'embedded') {
+      if (config.temporal.payloadCodec) {
+        // Before the dev server: its Web UI is started pointed at this URL.
+        codecServer = await startConfiguredCodecServer(config, logger.child({ component: 'codec-server' }));
+        stops.unshift(codecServer.close);
+      }
       say(`Starting the Temporal dev server (state in ${config.temporal.devServer.dbFile})…`);
       devServer = await startDevServer({
         ...config.temporal.devServer,
         namespace: config.temporal.namespace,
+        ...(codecServer ? { codecEndpoint: codecServer.url } : {}),
         progress: (line) => say(`  ${line}`),
       });
       stops.unshift(devServer.stop);
@@ -61,6 +71,9 @@ async function main(): Promise<void> {
     say('Credit-repayment worker is running.');
     if (devServer) say(`  Temporal Web UI:   ${devServer.uiUrl}/namespaces/${config.temporal.namespace}/workflows`);
     say(`  Temporal address:  ${config.temporal.connection.address} (namespace ${config.temporal.namespace})`);
+    if (codecServer) {
+      say(`  Codec server:      ${codecServer.url} (history holds ciphertext; the Web UI decodes through it)`);
+    }
     if (sandbox) {
       say(
         `  WeChat Pay sandbox: ${sandbox.primaryUrl} (backup ${sandbox.backupUrl}), control API ${sandbox.primaryUrl}/sandbox/`,
@@ -71,7 +84,8 @@ async function main(): Promise<void> {
     say('  Stop:              Ctrl-C');
     onShutdownSignal(async (signal) => {
       say(
-        `\n${signal}: stopping the worker${sandbox ? ', the sandbox' : ''}${devServer ? ' and the dev server' : ''}…`,
+        `\n${signal}: stopping the worker${sandbox ? ', the sandbox' : ''}${codecServer ? ', the codec server' : ''}` +
+          `${devServer ? ' and the dev server' : ''}…`,
       );
       for (const stop of stops) await stop();
       say('Stopped.');

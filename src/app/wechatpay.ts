@@ -11,7 +11,12 @@ import {
 import { PlatformCertificateStore, readCertificateFile } from '../wechatpay/platformCertificateStore';
 import { PlatformCertificateError, type PlatformCertificate } from '../wechatpay/platformCertificates';
 import { Verifier } from '../wechatpay/verifier';
-import { createWechatPayClient, type WechatPayClientOptions, type WechatPayHttpClient } from '../wechatpay';
+import {
+  createWechatPayClient,
+  type WechatPayAttemptObserver,
+  type WechatPayClientOptions,
+  type WechatPayHttpClient,
+} from '../wechatpay';
 
 /**
  * Builds the WeChat Pay client from configuration: the merchant's key and every configured verification key are
@@ -30,8 +35,13 @@ export function wechatpayClientFromConfig(
   merchant: MerchantConfig,
   baseUrls: { primary: string; backup?: string },
   logger?: CertificateLogger,
+  observer?: WechatPayAttemptObserver,
 ): WechatPayHttpClient {
-  const options = { ...clientOptions(settings, merchant, baseUrls), ...(logger ? { logger } : {}) };
+  const options = {
+    ...clientOptions(settings, merchant, baseUrls),
+    ...(logger ? { logger } : {}),
+    ...(observer ? { observer } : {}),
+  };
   const configured = configuredKeys(merchant);
   if (!merchant.platformCertificates) return createWechatPayClient({ ...options, verifier: new Verifier(configured) });
 

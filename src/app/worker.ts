@@ -3,6 +3,7 @@ import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { AppConfig, MerchantConfig } from '../config/load';
 import { createActivities } from '../activities';
 import { registerSearchAttributes } from '../servers/searchAttributes';
+import { tracingFor } from '../tracing';
 import { createWorkers } from '../worker';
 import { startAlertGauge } from './alertGauge';
 import type { JsonLogger } from './logger';
@@ -67,6 +68,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
     }
   }
 
+  const tracing = tracingFor(config.tracing.endpoint, 'credit-repayment-worker');
   const connection = await NativeConnection.connect(connectionOptions);
   let wechatpay: WechatPayHttpClient | undefined;
   let workers: Worker[];
@@ -76,6 +78,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
       target.merchant,
       target.baseUrls,
       logger.child({ component: 'wechatpay' }),
+      tracing?.wechatpayObserver,
     );
     workers = await createWorkers({
       connection,
@@ -85,6 +88,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
       activities: createActivities({ wechatpay }),
       workflowsPath: require.resolve('../workflows'),
       dataConverter: config.temporal.dataConverter,
+      ...(tracing ? { tracing: tracing.workerOptions } : {}),
       limits: {
         maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
         maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTaskExecutions,
@@ -114,6 +118,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
     client.close();
     await gauge?.stop();
     await connection.close();
+    await tracing?.flush();
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   });

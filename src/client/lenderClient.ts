@@ -56,6 +56,7 @@ import {
   statusQuery,
   type LifecycleInput,
 } from '../workflows/definitions';
+import { tracingFor, type Tracing } from '../tracing';
 import { LifecycleConflictError, LifecycleNotFoundError, ModificationRejectedError } from './errors';
 import { jsonDifferences } from './planDiff';
 import { buildListQuery, LIFECYCLE_WORKFLOW_TYPE, type LifecycleFilter } from './visibilityQuery';
@@ -295,6 +296,8 @@ export interface ConnectOptions {
    * (the CLI: a bad plan exits 2 even when Temporal is down).
    */
   lazy?: boolean;
+  /** Tracing other than the process's own (which is on when OTEL_EXPORTER_OTLP_ENDPOINT is set). */
+  tracing?: Tracing;
 }
 
 /** Loads temporal.yaml (unless given a config), connects to Temporal and returns the client and its close(). */
@@ -305,17 +308,26 @@ export async function connectRepaymentClient(
   const { address, tls, apiKey, metadata } = config.temporal.connection;
   const connectionOptions = { address, tls, apiKey, metadata };
   const connection = options.lazy ? Connection.lazy(connectionOptions) : await Connection.connect(connectionOptions);
+  // Starts, signals, queries and updates carry the caller's trace context into the workflow.
+  const tracing = options.tracing ?? tracingFor(config.tracing.endpoint, 'credit-repayment-client');
   const temporal = new Client({
     connection,
     namespace: config.temporal.namespace,
     dataConverter: config.temporal.dataConverter,
+    ...(tracing ? { interceptors: tracing.clientInterceptors } : {}),
   });
   const client = new RepaymentClient(temporal, {
     taskQueue: config.temporal.taskQueue,
     compensationTaskQueue: config.temporal.compensationTaskQueue,
     policyDefaults: config.lifecycle,
   });
-  return { client, close: () => connection.close() };
+  return {
+    client,
+    async close() {
+      await connection.close();
+      await tracing?.flush();
+    },
+  };
 }
 
 /** Findable from the first moment; the workflow keeps RepaymentPhase and NextRepaymentDate current afterwards. */

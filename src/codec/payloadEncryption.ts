@@ -2,9 +2,10 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 
 /**
- * Optional encryption of every payload Temporal stores (workflow inputs such as the plan with the user's openid,
- * results, signals, queries), AES-256-GCM with a random 96-bit IV per payload. The server, its history and the
- * Web UI then see ciphertext only; the client and the worker, which hold the key, see the values. Keys are named
+ * Encryption of every payload Temporal stores (workflow inputs such as the plan with the user's openid, results,
+ * signals, queries), AES-256-GCM with a random 96-bit IV per payload: on by default on the embedded dev server
+ * (a generated local key), with configured keys elsewhere. The server, its history and the Web UI then see
+ * ciphertext only; the client, the worker and the codec server, which hold the key, see the values. Keys are named
  * so that they can rotate: new payloads use the current key, old ones decrypt with the key they name.
  */
 

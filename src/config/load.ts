@@ -2,10 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import type { DataConverter, TLSConfig } from '@temporalio/client';
-import { PayloadEncryptionCodec } from '../codec/payloadEncryption';
+import type { PayloadEncryptionCodec } from '../codec/payloadEncryption';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { ConfigError, readFileOrFail, readSecret } from './files';
+import { resolvePayloadCodec } from './payloadEncryption';
 import { ConfigFileSchema, WECHATPAY_BACKUP_URL, WECHATPAY_PRIMARY_URL, type ConfigFile } from './schema';
+
+export { ConfigError } from './files';
 
 /**
  * The one configuration loader used by the worker, the lender client and the CLI.
@@ -15,20 +19,10 @@ import { ConfigFileSchema, WECHATPAY_BACKUP_URL, WECHATPAY_PRIMARY_URL, type Con
  *   2. temporal.yaml (REPAYMENT_CONFIG, else ./temporal.yaml; absent file = all defaults);
  *   3. the Temporal conventions: the client config file and profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE)
  *      and TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* (via @temporalio/envconfig);
- *   4. WECHATPAY_* variables for the merchant (see README).
+ *   4. WECHATPAY_* variables for the merchant (see README);
+ *   5. OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) turns tracing on.
  * An absent Temporal address means the embedded dev server; absent merchant credentials mean the sandbox.
  */
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    readonly key: string,
-    readonly rule: string,
-    readonly file?: string,
-  ) {
-    super(`${file ?? 'configuration'}: ${key}: ${rule}`);
-  }
-}
 
 export interface TemporalConnectionConfig {
   address: string;
@@ -65,10 +59,16 @@ export interface AppConfig {
     namespace: string;
     taskQueue: string;
     compensationTaskQueue: string;
-    devServer: { port: number; uiPort: number; dbFile: string };
-    /** Payload encryption for client and worker alike, when configured. */
+    devServer: ConfigFile['temporal']['devServer'];
+    /** Payload encryption for client and worker alike (also what the codec server runs), when on. */
+    payloadCodec: PayloadEncryptionCodec | undefined;
+    /** The same codec as a data converter, for Client and Worker options. */
     dataConverter: DataConverter | undefined;
   };
+  /** File paths resolved; the token and TLS files are read by the codec server itself. */
+  codecServer: ConfigFile['codecServer'];
+  /** Tracing is on when the standard OTLP endpoint variable is set; the exporter reads the other OTEL_* itself. */
+  tracing: { endpoint: string | undefined };
   wechatpay: {
     mode: 'sandbox' | 'merchant';
     /** Present in merchant mode; in sandbox mode the sandbox supplies keys and URLs at start-up. */
@@ -108,10 +108,19 @@ export function loadConfig(options: LoadOptions = {}): AppConfig {
 
   const temporal = resolveTemporal(cfg, env, path, choices);
   const wechatpay = resolveWechatPay(cfg, env, path, choices, present ? file : undefined);
+  const { tokenFile, tls } = cfg.codecServer;
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined;
+  if (endpoint) choices.push(`tracing: OpenTelemetry spans to ${endpoint} (OTEL_EXPORTER_OTLP_*)`);
   return {
     file: present ? file : undefined,
     temporal,
     wechatpay,
+    codecServer: {
+      ...cfg.codecServer,
+      ...(tokenFile ? { tokenFile: path(tokenFile) } : {}),
+      ...(tls ? { tls: { certFile: path(tls.certFile), keyFile: path(tls.keyFile) } } : {}),
+    },
+    tracing: { endpoint },
     sandbox: { ...cfg.sandbox, dataDir: path(cfg.sandbox.dataDir) },
     worker: cfg.worker,
     lifecycle: cfg.lifecycle,
@@ -161,19 +170,31 @@ function resolveTemporal(
   const fromProfile = toClientOptions(profile);
   const address = profile.address ?? t.address;
   const namespace = profile.namespace ?? t.namespace;
-  const devServer = { ...t.devServer, dbFile: path(t.devServer.dbFile) };
+  const devServer = {
+    ...t.devServer,
+    dbFile: path(t.devServer.dbFile),
+    payloadKeyFile: path(t.devServer.payloadKeyFile),
+  };
+  const codec = (mode: 'embedded' | 'external') => {
+    const payloadCodec = resolvePayloadCodec(t, mode, path, choices);
+    return { payloadCodec, dataConverter: payloadCodec ? { payloadCodecs: [payloadCodec] } : undefined };
+  };
   const common = {
     namespace,
     taskQueue: t.taskQueue,
     compensationTaskQueue: t.compensationTaskQueue,
     devServer,
-    dataConverter: payloadEncryption(t.payloadEncryption, path, choices),
   };
   if (!address) {
     choices.push(
       `temporal: embedded dev server on 127.0.0.1:${devServer.port} (no temporal.address or TEMPORAL_ADDRESS)`,
     );
-    return { mode: 'embedded', connection: { address: `127.0.0.1:${devServer.port}` }, ...common };
+    return {
+      mode: 'embedded',
+      connection: { address: `127.0.0.1:${devServer.port}` },
+      ...common,
+      ...codec('embedded'),
+    };
   }
 
   let apiKey = profile.apiKey;
@@ -207,6 +228,7 @@ function resolveTemporal(
     mode: 'external',
     connection: { address, tls, apiKey, metadata: profile.grpcMeta },
     ...common,
+    ...codec('external'),
   };
 }
 
@@ -290,41 +312,6 @@ function resolveWechatPay(
       `${baseUrls.backup ? ` (backup ${baseUrls.backup})` : ''}, ${verification}`,
   );
   return { mode: 'merchant', merchant: resolved, ...common };
-}
-
-function payloadEncryption(
-  settings: ConfigFile['temporal']['payloadEncryption'],
-  path: (p: string) => string,
-  choices: string[],
-): DataConverter | undefined {
-  if (!settings) return undefined;
-  const all = [settings, ...(settings.previousKeys ?? [])];
-  const keys = new Map(
-    all.map((k, i) => {
-      const key =
-        i === 0 ? 'temporal.payloadEncryption.keyFile' : `temporal.payloadEncryption.previousKeys[${i - 1}].keyFile`;
-      const bytes = Buffer.from(readSecret(path(k.keyFile), key), 'base64');
-      if (bytes.length !== 32)
-        throw new ConfigError(key, 'must hold 32 random bytes, base64 (openssl rand -base64 32)');
-      return [k.keyId, bytes] as const;
-    }),
-  );
-  choices.push(
-    `temporal: payloads encrypted with key ${settings.keyId} (${keys.size - 1} older key(s) for decryption)`,
-  );
-  return { payloadCodecs: [new PayloadEncryptionCodec(keys, settings.keyId)] };
-}
-
-function readSecret(file: string, key: string): string {
-  return readFileOrFail(file, key).toString('utf8').trim();
-}
-
-function readFileOrFail(file: string, key: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch {
-    throw new ConfigError(key, `cannot read ${file}`);
-  }
 }
 
 function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {

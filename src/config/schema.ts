@@ -36,6 +36,20 @@ const PayloadKeySchema = z
   })
   .strict();
 
+const DevServerSchema = z
+  .object({
+    port: port.default(7233),
+    uiPort: port.default(8233),
+    dbFile: nonEmpty.default('.temporal/dev-server.db'),
+    /**
+     * The embedded default encrypts payloads with a key generated into payloadKeyFile (unless
+     * temporal.payloadEncryption names a key); false keeps them readable in history.
+     */
+    encryptPayloads: z.boolean().default(true),
+    payloadKeyFile: nonEmpty.default('.temporal/payload.key'),
+  })
+  .strict();
+
 export const TemporalSectionSchema = z
   .object({
     /** host:port of a cluster or Temporal Cloud; absent means the embedded dev server. */
@@ -52,14 +66,7 @@ export const TemporalSectionSchema = z
     payloadEncryption: PayloadKeySchema.extend({ previousKeys: z.array(PayloadKeySchema).optional() })
       .strict()
       .optional(),
-    devServer: z
-      .object({
-        port: port.default(7233),
-        uiPort: port.default(8233),
-        dbFile: nonEmpty.default('.temporal/dev-server.db'),
-      })
-      .strict()
-      .default({ port: 7233, uiPort: 8233, dbFile: '.temporal/dev-server.db' }),
+    devServer: DevServerSchema.default(DevServerSchema.parse({})),
   })
   .strict();
 
@@ -128,6 +135,28 @@ export const WechatPaySectionSchema = z
   })
   .strict();
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** The Temporal codec server (POST /encode, /decode) the Web UI and the CLI use to read encrypted payloads. */
+export const CodecServerSectionSchema = z
+  .object({
+    host: nonEmpty.default('127.0.0.1'),
+    port: port.default(8234),
+    /** Origins of the Web UIs allowed to call it (CORS); absent under `npm start` = the dev server's UI. */
+    allowedOrigins: z
+      .array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin such as https://temporal.example.com'))
+      .optional(),
+    /** File with the bearer token(s) callers must send (one per line, for rotation). */
+    tokenFile: nonEmpty.optional(),
+    tls: z.object({ certFile: nonEmpty, keyFile: nonEmpty }).strict().optional(),
+  })
+  .strict()
+  // Whoever can call it can decrypt every payload: beyond loopback it must ask for a token.
+  .refine((c) => LOOPBACK_HOSTS.has(c.host) || c.tokenFile !== undefined, {
+    message: 'required when host is not a loopback address (anyone who can call it can decrypt payloads)',
+    path: ['tokenFile'],
+  });
+
 export const SandboxSectionSchema = z
   .object({
     port: port.default(0),
@@ -154,6 +183,7 @@ export const ConfigFileSchema = z
   .object({
     temporal: TemporalSectionSchema.default(TemporalSectionSchema.parse({})),
     wechatpay: WechatPaySectionSchema.default(WechatPaySectionSchema.parse({})),
+    codecServer: CodecServerSectionSchema.default(CodecServerSectionSchema.parse({})),
     sandbox: SandboxSectionSchema.default(SandboxSectionSchema.parse({})),
     worker: WorkerSectionSchema.default(WorkerSectionSchema.parse({})),
     /** Defaults of the lifecycle policy (each plan may override them): the domain's own policy rules. */

@@ -1,6 +1,8 @@
 /**
  * Fault injection: "the next `count` answers of `endpoint` are …". Two families:
- * - answered INSTEAD of the operation (not executed): 500, 503, 429 (signed, as WeChat Pay would), `html-404` (an
+ * - answered INSTEAD of the operation (not executed): 500, 503, 429 (signed, as WeChat Pay would), 401 SIGN_ERROR
+ *   (unsigned, as WeChat Pay answers a request whose signature it refused: a clock drift, a merchant serial in
+ *   rotation), `html-404` (an
  *   unsigned text/html page, as a proxy sends), `unsigned-404` (JSON RESOURCE_NOT_EXISTS without signature
  *   headers), `bad-signature-404` (a signed RESOURCE_NOT_EXISTS whose signature does not verify);
  * - the operation IS executed, then its answer is sabotaged, so the client cannot know the outcome: `slow` (held
@@ -24,6 +26,7 @@ export const FAULT_KINDS = [
   500,
   503,
   429,
+  401,
   'html-404',
   'unsigned-404',
   'bad-signature-404',
@@ -38,7 +41,7 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-const NOT_EXECUTED = new Set<FaultKind>([500, 503, 429, 'html-404', 'unsigned-404', 'bad-signature-404']);
+const NOT_EXECUTED = new Set<FaultKind>([500, 503, 429, 401, 'html-404', 'unsigned-404', 'bad-signature-404']);
 
 export const DEFAULT_SLOW_DELAY_MS = 15_000;
 /** `trickle`: one byte a second unless delayMs says otherwise. */
@@ -72,6 +75,7 @@ export function faultAnswer(kind: FaultKind): SandboxError {
   if (kind === 500) return new SandboxError(500, 'SYSTEM_ERROR', '系统异常，请稍后重试 (injected fault)');
   if (kind === 503) return new SandboxError(503, 'SERVICE_UNAVAILABLE', '服务不可用 (injected fault)');
   if (kind === 429) return new SandboxError(429, 'FREQUENCY_LIMITED', '频率超限 (injected fault)');
+  if (kind === 401) return new SandboxError(401, 'SIGN_ERROR', '签名错误 (injected fault)');
   return new SandboxError(404, 'RESOURCE_NOT_EXISTS', '资源不存在 (injected fault)');
 }
 

@@ -18,6 +18,8 @@ export interface DevServerOptions {
   /** SQLite file that keeps workflows across restarts of `npm start`. */
   dbFile: string;
   namespace: string;
+  /** The codec server the Web UI decodes payloads with (the CLI's `--ui-codec-endpoint`). */
+  codecEndpoint?: string;
   progress?: Progress;
 }
 
@@ -45,7 +47,10 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
       dbFilename: options.dbFile,
       namespace: options.namespace,
       searchAttributes: [...SEARCH_ATTRIBUTES],
-      extraArgs: [...DEV_SERVER_EXTRA_ARGS],
+      extraArgs: [
+        ...DEV_SERVER_EXTRA_ARGS,
+        ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
+      ],
     },
   });
   return {

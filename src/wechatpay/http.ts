@@ -45,6 +45,15 @@ export interface WechatPayClientOptions {
   failbackAfterMs?: number;
   userAgent?: string;
   logger?: WechatPayLogger;
+  /** Called around each HTTP attempt (tracing); it sees method, path and outcome, never the body or headers. */
+  observer?: WechatPayAttemptObserver;
+}
+
+export interface WechatPayAttemptObserver {
+  observe<T>(
+    attempt: { method: 'GET' | 'POST'; url: string; baseUrl: string },
+    send: () => Promise<WechatPayResponse<T>>,
+  ): Promise<WechatPayResponse<T>>;
 }
 
 export interface WechatPayRequest {
@@ -84,6 +93,7 @@ export class WechatPayHttpClient {
   private readonly failbackAfterMs: number;
   private readonly userAgent: string;
   private readonly logger: WechatPayLogger | undefined;
+  private readonly observer: WechatPayAttemptObserver | undefined;
   private readonly httpAgent: HttpAgent;
   private readonly httpsAgent: HttpsAgent;
   private readonly http: AxiosInstance;
@@ -99,6 +109,7 @@ export class WechatPayHttpClient {
     this.failbackAfterMs = options.failbackAfterMs ?? DEFAULT_FAILBACK_AFTER_MS;
     this.userAgent = options.userAgent ?? defaultUserAgent();
     this.logger = options.logger;
+    this.observer = options.observer;
     // `timeout` on a keep-alive agent is the idle timeout of its free sockets.
     this.httpAgent = new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
     this.httpsAgent = new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS });
@@ -126,7 +137,7 @@ export class WechatPayHttpClient {
     const body = req.method === 'POST' ? JSON.stringify(req.body ?? {}) : '';
     const [first, second] = this.baseUrlsInOrder();
     try {
-      return await this.attempt<T>(first, req.method, canonicalUrl, body);
+      return await this.observed<T>(first, req.method, canonicalUrl, body);
     } catch (error) {
       if (!shouldFailOver(error)) throw error;
       if (first === this.primary) this.primaryDownUntil = Date.now() + this.failbackAfterMs;
@@ -146,7 +157,7 @@ export class WechatPayHttpClient {
         to: second,
         code: (error as WechatPayError).code,
       });
-      const answer = await this.attempt<T>(second, req.method, canonicalUrl, body);
+      const answer = await this.observed<T>(second, req.method, canonicalUrl, body);
       if (second === this.primary) this.primaryDownUntil = 0;
       return answer;
     }
@@ -156,6 +167,11 @@ export class WechatPayHttpClient {
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+  }
+
+  private observed<T>(baseUrl: string, method: 'GET' | 'POST', url: string, body: string) {
+    const send = (): Promise<WechatPayResponse<T>> => this.attempt<T>(baseUrl, method, url, body);
+    return this.observer ? this.observer.observe({ method, url, baseUrl }, send) : send();
   }
 
   private baseUrlsInOrder(): [string, string | undefined] {

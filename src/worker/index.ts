@@ -1,6 +1,7 @@
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { RepaymentActivities } from '../activities';
+import type { WorkerTracingOptions } from '../tracing';
 
 /**
  * The two workers of the repayment service, shared by the tests and the real entry point:
@@ -30,6 +31,11 @@ export interface CreateWorkersOptions {
   limits?: WorkerLimits;
   /** Payload encryption (temporal.payloadEncryption); the same converter as the clients'. */
   dataConverter?: DataConverter;
+  /**
+   * OpenTelemetry interceptors and sinks (src/tracing), only when tracing is on, so that the workflow bundle is
+   * otherwise unchanged. A prebuilt workflowBundle must then have been bundled with WORKFLOW_INTERCEPTORS_MODULE.
+   */
+  tracing?: WorkerTracingOptions;
 }
 
 /** [main, compensation]. */
@@ -40,6 +46,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<[Wor
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+    ...(options.tracing ? { interceptors: options.tracing.interceptors, sinks: options.tracing.sinks } : {}),
   };
   const workflows = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }

@@ -1,8 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, startProcess, type RunningProcess } from './processes';
-import { dist, isolatedEnv } from './support';
+import { startProcess, type RunningProcess } from './processes';
+import { dist, isolatedEnv, startNpmStart } from './support';
 
 /**
  * `npm start` on the embedded default, as a user runs it (npm start = build, then this entry point): with no
@@ -15,20 +14,15 @@ let main: RunningProcess | undefined;
 
 afterAll(async () => {
   await main?.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 it('brings up dev server, Web UI, sandbox and worker with no configuration, and Ctrl-C stops them', async () => {
-  dir = mkdtempSync(join(tmpdir(), 'e2e-start-'));
-  const [port, uiPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
-  // Only the ports differ from the defaults, so that the test cannot collide with a developer's own `npm start`.
-  writeFileSync(
-    join(dir, 'temporal.yaml'),
-    `temporal:\n  devServer:\n    port: ${port}\n    uiPort: ${uiPort}\nworker:\n  metricsPort: ${metricsPort}\n`,
-  );
   const env = isolatedEnv();
-  main = startProcess('node', [dist('app/main.js')], env, dir);
-  await main.waitFor(/Credit-repayment worker is running\./, 120_000);
+  const started = await startNpmStart('e2e-start-', env);
+  dir = started.dir;
+  main = started.main;
+  const { uiPort } = started.ports;
   expect(main.output()).toContain('temporal: embedded dev server');
   expect(main.output()).toContain('wechatpay: local sandbox');
 

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { addDays, shanghaiDateOf } from '../../src/domain/calendar';
@@ -7,7 +8,7 @@ import type { RepaymentPlanInput } from '../../src/domain/plan';
 import type { Sandbox } from '../../src/sandbox';
 import { resolveTemporalCli } from '../../src/servers/provision';
 import { projectRoot } from '../../src/paths';
-import { startProcess, type RunningProcess } from './processes';
+import { freePort, startProcess, type RunningProcess } from './processes';
 
 /** Shared pieces of the end-to-end suites: built entry points, the real `temporal` CLI, plans and configs. */
 
@@ -100,4 +101,40 @@ export async function lenderCli(args: string[], env: NodeJS.ProcessEnv): Promise
   const cli = startProcess('node', [dist('client/cli.js'), ...args], env);
   const code = await cli.exited;
   return { code: code ?? -1, out: cli.output() };
+}
+
+export interface NpmStart {
+  /** The fresh working directory, with its temporal.yaml; `.temporal/` and `.sandbox/` appear in it. */
+  dir: string;
+  main: RunningProcess;
+  ports: { port: number; uiPort: number; codecPort: number; metricsPort: number };
+}
+
+/**
+ * `npm start` as a user runs it (npm start = build, then this entry point) in a fresh directory whose
+ * temporal.yaml only moves every port to a free one, so that a test cannot collide with a developer's own
+ * `npm start`. Resolves once the whole banner is printed; on failure nothing is left running or on disk.
+ */
+export async function startNpmStart(prefix: string, env: NodeJS.ProcessEnv = isolatedEnv()): Promise<NpmStart> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const ports = {
+    port: await freePort(),
+    uiPort: await freePort(),
+    codecPort: await freePort(),
+    metricsPort: await freePort(),
+  };
+  writeFileSync(
+    join(dir, 'temporal.yaml'),
+    `temporal:\n  devServer:\n    port: ${ports.port}\n    uiPort: ${ports.uiPort}\n` +
+      `codecServer:\n  port: ${ports.codecPort}\nworker:\n  metricsPort: ${ports.metricsPort}\n`,
+  );
+  const main = startProcess('node', [dist('app/main.js')], env, dir);
+  try {
+    await main.waitFor(/Stop: +Ctrl-C/, 120_000);
+  } catch (err) {
+    await main.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { dir, main, ports };
 }

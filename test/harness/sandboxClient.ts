@@ -2,7 +2,7 @@ import type { Sandbox } from '../../src/sandbox';
 import { createWechatPayClient, type WechatPayClientOptions, type WechatPayHttpClient } from '../../src/wechatpay';
 import { Verifier } from '../../src/wechatpay/verifier';
 
-export type SandboxClientOptions = Partial<Pick<WechatPayClientOptions, 'timeoutMs' | 'failbackAfterMs'>>;
+export type SandboxClientOptions = Partial<Pick<WechatPayClientOptions, 'timeoutMs' | 'failbackAfterMs' | 'observer'>>;
 
 /** The project's WeChat Pay client pointed at a sandbox, with its merchant key and every platform key it signs with. */
 export function wechatpayClientFor(sandbox: Sandbox, options: SandboxClientOptions = {}): WechatPayHttpClient {

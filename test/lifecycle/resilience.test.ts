@@ -1,12 +1,6 @@
 import type { FaultInput } from '../../src/sandbox';
 import { cancelSignal } from '../../src/workflows/definitions';
-import {
-  createLifecycleFixture,
-  expectEndedOnce,
-  simulateLender,
-  waitForPhase,
-  type LifecycleFixture,
-} from './fixture';
+import { createLifecycleFixture, simulateLender, waitForPhase, type LifecycleFixture } from './fixture';
 
 /** Faults the lifecycle must ride out without failing, and answers it must never trust. */
 
