@@ -89,9 +89,10 @@ export function classifyFailure(error: unknown, evidenceCodes: readonly string[]
       break;
   }
   const status = details.httpStatus;
+  // WeChat Pay does not sign its 401: our own signature, clock or serial was refused, whoever answered.
+  if (status === 401) return infra('AUTH', code, status, false, message);
   if (!details.verified) return infra('UNVERIFIED', code, status, unknown, `${message} (answer not signed)`);
   if (code === 'UNEXPECTED_ANSWER') return infra('UNEXPECTED_ANSWER', code, status, true, message);
-  if (status === 401) return infra('AUTH', code, status, false, message);
   if (status === 429) return infra('RATE_LIMITED', code, status, false, message);
   if (status >= 500) return infra('SERVER_ERROR', code, status, unknown, message);
   if (status === 404 && NOT_FOUND_CODES.includes(code)) return evidence('NOT_FOUND', code, status, message);
