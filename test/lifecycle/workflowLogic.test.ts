@@ -9,7 +9,7 @@ import type {
   ScheduledRecord,
 } from '../../src/activities';
 import { addDays, shanghaiDateOf, shanghaiMidnight } from '../../src/domain/calendar';
-import { workflowIdFor } from '../../src/domain/plan';
+import { resolvePolicy, workflowIdFor } from '../../src/domain/plan';
 import type { PartialLifecyclePolicy } from '../../src/domain/policy';
 import { RepaymentPhase } from '../../src/domain/searchAttributes';
 import type { LifecycleStatus } from '../../src/domain/status';
@@ -132,7 +132,7 @@ async function start(
           installments,
         },
         compensationTaskQueue: 'logic-compensation',
-        ...(policy ? { policy } : {}),
+        policy: resolvePolicy(policy, undefined),
       },
     ],
   });
@@ -285,6 +285,7 @@ it('checks the plan against the moment it was started, not when a worker first r
           installments: [{ repaymentAmount: '100', minRepaymentAmount: '5', repaymentDate: addDays(today, 1) }],
         },
         compensationTaskQueue: 'logic-compensation',
+        policy: resolvePolicy(undefined, undefined),
       },
     ],
   });
