@@ -21,6 +21,8 @@ const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
 
 /** `2026-11-28 17:05:00 +08:00`: the time as the lender reads it (Asia/Shanghai). */
 export function shanghaiTime(epochMs: number): string {
+  // Metadata must never fail the workflow task: a time that is not one is shown as such.
+  if (!Number.isFinite(epochMs)) return 'an unknown time';
   return `${new Date(epochMs + SHANGHAI_OFFSET_MS).toISOString().replace('T', ' ').slice(0, 19)} +08:00`;
 }
 
