@@ -62,9 +62,7 @@ export function actionDue(record: InstallmentRecord, nowMs: number): Installment
 
 function nextPollAt(record: InstallmentRecord, fromMs: number, policy: LifecyclePolicy): number {
   const poll =
-    fromMs +
-    pollIntervalMs(policy) +
-    pollJitterMs(record.outRecordId, record.pollCount, policy.pollJitterSeconds);
+    fromMs + pollIntervalMs(policy) + pollJitterMs(record.outRecordId, record.pollCount, policy.pollJitterSeconds);
   return Math.min(poll, dueAt(record.repaymentDate));
 }
 
