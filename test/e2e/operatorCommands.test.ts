@@ -83,15 +83,18 @@ function commandsIn(text: string): string[] {
     .filter((command): command is string => command !== undefined);
 }
 
-/** The command lines of the README's `sh` blocks (continuations joined): every temporal command and the bare ones. */
+/** The temporal command lines of the README's `sh` blocks (continuations joined), and any bare `temporal …` one. */
 function readmeTemporalCommands(): { commands: string[]; bare: string[] } {
   const readme = readFileSync(join(projectRoot(), 'README.md'), 'utf8');
   const lines = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((block) =>
     block[1]!.replace(/\\\n\s*/g, '').split('\n'),
   );
   const commands = lines.map((line) => line.trim());
+  const temporal = commands.filter((line) => line.startsWith('npm run temporal -- '));
+  // In document order, except that what ends the lifecycle runs last, wherever a section prints it.
+  const ends = (line: string): boolean => /--name cancel\b|workflow (cancel|terminate)\b/.test(line);
   return {
-    commands: commands.filter((line) => line.startsWith('npm run temporal -- ')),
+    commands: [...temporal.filter((line) => !ends(line)), ...temporal.filter(ends)],
     bare: commands.filter((line) => /^temporal\s/.test(line)),
   };
 }
