@@ -6,6 +6,7 @@ import { loadConfig, type MerchantConfig } from '../config/load';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { startDevServer, type RunningDevServer } from '../servers/devServer';
 import { JsonLogger } from './logger';
+import { startCommands } from './operatorCommands';
 import { onShutdownSignal } from './signals';
 import { installRuntime, startWorker, type WorkerTarget } from './worker';
 
@@ -78,9 +79,9 @@ async function main(): Promise<void> {
       say(
         `  WeChat Pay sandbox: ${sandbox.primaryUrl} (backup ${sandbox.backupUrl}), control API ${sandbox.primaryUrl}/sandbox/`,
       );
-      say('  Start a demo lifecycle in another terminal:  npm run demo');
+      say('  Live demo:         npm run demo   (in another terminal, from this directory)');
     }
-    say('  Lender CLI:        npm run cli -- --help');
+    for (const [label, command] of startCommands()) say(`  ${label.padEnd(18)} ${command}`);
     say('  Stop:              Ctrl-C');
     onShutdownSignal(async (signal) => {
       say(

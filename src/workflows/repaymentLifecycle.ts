@@ -203,7 +203,7 @@ class Lifecycle implements LifecycleCore {
       this.wake = false;
       const woken = () => this.wake || this.state.stop !== undefined || this.fatal !== undefined;
       if (wakeAt === undefined) await condition(woken);
-      else await condition(woken, Math.max(1, wakeAt - Date.now()));
+      else await condition(woken, Math.max(1, wakeAt - Date.now()), { summary: this.visibility.timerSummary(wakeAt) });
     }
     const stop = this.state.stop;
     // Once stopping, a Temporal cancel request must not interrupt (and so repeat) the termination.
