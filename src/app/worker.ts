@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { AppConfig, MerchantConfig } from '../config/load';
 import { createActivities } from '../activities';
+import { createLenderEventActivities } from '../activities/lenderEvents';
 import { registerSearchAttributes } from '../servers/searchAttributes';
 import { tracingFor } from '../tracing';
 import { createWorkers } from '../worker';
@@ -86,6 +87,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
       taskQueue: config.temporal.taskQueue,
       compensationTaskQueue: config.temporal.compensationTaskQueue,
       activities: createActivities({ wechatpay }),
+      ...lenderEventsOf(config),
       workflowsPath: require.resolve('../workflows'),
       dataConverter: config.temporal.dataConverter,
       ...(tracing ? { tracing: tracing.workerOptions } : {}),
@@ -105,7 +107,11 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
   logger.info('Worker running', {
     address: target_.address,
     namespace,
-    taskQueues: [config.temporal.taskQueue, config.temporal.compensationTaskQueue],
+    taskQueues: [
+      config.temporal.taskQueue,
+      config.temporal.compensationTaskQueue,
+      ...(config.lenderEvents.url ? [config.lenderEvents.taskQueue] : []),
+    ],
     wechatpay: target.baseUrls.primary,
   });
   const stopAll = (): void => {
@@ -125,6 +131,19 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
   return {
     done,
     shutdown: stopAll,
+  };
+}
+
+/** The lender-event worker's part of createWorkers, when lender.events.url is set (reads the secret now). */
+function lenderEventsOf(config: AppConfig): Pick<Parameters<typeof createWorkers>[0], 'lenderEvents'> {
+  const events = config.lenderEvents;
+  if (!events.url) return {};
+  return {
+    lenderEvents: {
+      activities: createLenderEventActivities(events),
+      taskQueue: events.taskQueue,
+      maxConcurrentDeliveries: events.maxConcurrentDeliveries,
+    },
   };
 }
 
