@@ -57,6 +57,7 @@ export function checkResolution(
     fail('action', `skip applies to an installment's alert, not ${chosen.key}`);
   if (action === 'terminate') {
     if (chosen.step === 'terminate') fail('action', 'the contract is already being terminated');
+    if (chosen.step === 'events') fail('action', "the lender's event receiver failing says nothing about the contract");
     if (!reason) fail('reason', 'is required to terminate');
   }
   return { fault: chosen, action, ...(reason ? { reason } : {}) };

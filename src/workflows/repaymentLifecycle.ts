@@ -67,6 +67,7 @@ import {
 import type { ActionKind, LifecycleCore } from './lifecycle/core';
 import { InstallmentScheduler } from './lifecycle/installmentScheduler';
 import { EVIDENCE_ONLY_PATCH, legacyActionFailed } from './lifecycle/legacy';
+import { LENDER_EVENTS_PATCH, LenderEvents } from './lifecycle/lenderEvents';
 import { SigningStep } from './lifecycle/signing';
 import { TerminationSaga } from './lifecycle/terminationSaga';
 import { Visibility } from './lifecycle/visibility';
@@ -76,7 +77,7 @@ import { Visibility } from './lifecycle/visibility';
  * timers, child workflows, search-attribute upserts) or their order must be guarded with
  * `if (patched('short-change-id')) { new } else { old }`, later `deprecatePatch`, and a new replay history
  * recorded into test/histories/. Patched so far: strict-termination-confirmation, evidence-only-failures
- * (decided once per run, at its start: see lifecycle/legacy.ts).
+ * (decided once per run, at its start: see lifecycle/legacy.ts), lender-events (likewise: lifecycle/lenderEvents.ts).
  */
 
 /** Workflow metrics (emitted by the worker's runtime, not on replay); made on use: only a workflow may make them. */
@@ -115,6 +116,7 @@ class Lifecycle implements LifecycleCore {
   readonly state: CarriedState;
   readonly legacy: boolean;
   readonly faults: FaultBook;
+  readonly events: LenderEvents;
   private readonly inFlight = new Map<string, { kind: ActionKind; done: Promise<void> }>();
   /** Every API action runs in this scope, so that a stop cancels what is in flight before terminating. */
   private readonly actions = new CancellationScope();
@@ -143,6 +145,14 @@ class Lifecycle implements LifecycleCore {
     this.state.faults ??= [];
     if (!this.legacy) this.state.policy = policy;
     this.faults = new FaultBook(this.state.faults, policy, (change) => this.onAlerts(change));
+    this.events = new LenderEvents(this, !this.legacy && patched(LENDER_EVENTS_PATCH), {
+      wake: () => (this.wake = true),
+      bug: (error) => {
+        this.fatal = error;
+        this.wake = true;
+      },
+    });
+    if (!input.carried) this.events.lifecycleStarted();
     this.signing = new SigningStep(this);
     this.scheduler = new InstallmentScheduler(this, this.signing);
     this.termination = new TerminationSaga(this);
@@ -159,6 +169,9 @@ class Lifecycle implements LifecycleCore {
       { key: OutContractCode, value: this.plan.outContractCode },
       { key: WechatContractId, value: this.plan.contractId },
     ]);
+    await this.events.start();
+    const closed = this.events.closedAs();
+    if (closed) return this.finish(closed);
     try {
       return await this.loop();
     } catch (error) {
@@ -298,6 +311,7 @@ class Lifecycle implements LifecycleCore {
   }
 
   private async continueAsNew(): Promise<never> {
+    await this.events.pause();
     await condition(allHandlersFinished);
     log.info('repayment lifecycle continuing as new', { historyLength: workflowInfo().historyLength });
     return continueAsNew<typeof repaymentLifecycle>({
@@ -306,11 +320,8 @@ class Lifecycle implements LifecycleCore {
     });
   }
 
-  private async complete(): Promise<LifecycleStatus> {
-    this.finalPhase = 'COMPLETED';
-    this.visibility.publish();
-    await condition(allHandlersFinished);
-    return this.status();
+  private complete(): Promise<LifecycleStatus> {
+    return this.finish('COMPLETED');
   }
 
   private async stop(stop: StopRequest): Promise<LifecycleStatus> {
@@ -319,8 +330,20 @@ class Lifecycle implements LifecycleCore {
     await Promise.allSettled([...this.inFlight.values()].map((action) => action.done));
     if (this.fatal !== undefined) throw this.fatal;
     await this.termination.run(stop);
-    this.finalPhase = stop.kind === 'cancel' ? 'CANCELLED' : 'TERMINATED';
+    return this.finish(stop.kind === 'cancel' ? 'CANCELLED' : 'TERMINATED');
+  }
+
+  /** The lifecycle has ended: the lender is told, and the run closes once the receiver has every event. */
+  private async finish(phase: 'COMPLETED' | 'TERMINATED' | 'CANCELLED'): Promise<LifecycleStatus> {
+    this.finalPhase = phase;
+    this.events.lifecycleClosed(phase);
     this.visibility.publish();
+    await CancellationScope.nonCancellable(() =>
+      this.events.flush(
+        () => this.visibility.publish(),
+        () => this.continueAsNewIfDue(),
+      ),
+    );
     await condition(allHandlersFinished);
     return this.status();
   }
@@ -334,6 +357,7 @@ class Lifecycle implements LifecycleCore {
       log.info('alert cleared', { alert: fault.key, kind: fault.kind });
       count('repayment_alerts_cleared', 'Lifecycle alerts cleared', { step: fault.step, kind: fault.kind });
     }
+    this.events.alertsChanged(change);
   }
 
   // ---- what the outside sees -----------------------------------------------------------------------------
@@ -451,6 +475,7 @@ class Lifecycle implements LifecycleCore {
     if (repeat) return;
     const { outRecordId, outcome, ...rest } = result;
     if (!applyResult(record, { outcome, ...rest, reportedAt: nowIso() })) return;
+    this.events.installmentResult(record);
     this.faults.clearInstallment(outRecordId);
     if (outcome === 'FAILED' && this.policy.onRepaymentFailed === 'terminate') {
       this.requestStop({
@@ -519,6 +544,7 @@ class Lifecycle implements LifecycleCore {
       record.state = 'SKIPPED';
       delete record.nextActionAt;
       this.faults.clearInstallment(record.outRecordId);
+      this.events.installmentSkipped(record, reason);
       return;
     }
     // retry
