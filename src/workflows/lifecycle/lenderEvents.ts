@@ -76,8 +76,8 @@ export class LenderEvents {
   private bug: unknown;
 
   /**
-   * `patchedRun`: the run began with patch `lender-events`; otherwise nothing is ever emitted. `wake`: a delivery
-   * round settled (the lifecycle publishes its alert state); `bug`: the delivery coroutine failed on a bug.
+   * `patchedRun`: the run began with patch `lender-events`; otherwise nothing is ever emitted. `wake`: the `events`
+   * fault changed (the lifecycle publishes its alert state); `bug`: the delivery coroutine failed on a bug.
    */
   constructor(
     private readonly core: LifecycleCore,
@@ -309,6 +309,7 @@ export class LenderEvents {
       }
       const scope = new CancellationScope();
       this.inFlight = scope;
+      const failing = faults.get(EVENTS_KEY) !== undefined;
       try {
         const { delivered } = await scope.run(() => this.deliver!({ events: outbox.pending.slice(0, MAX_BATCH) }));
         outbox.pending.splice(0, delivered);
@@ -318,7 +319,8 @@ export class LenderEvents {
       } finally {
         this.inFlight = undefined;
         this.rounds += 1;
-        this.hooks.wake();
+        // Only a change of the alert state concerns the main loop (waking it costs history: its timer restarts).
+        if (failing || faults.get(EVENTS_KEY) !== undefined) this.hooks.wake();
       }
     }
   }
