@@ -16,10 +16,10 @@ const run = promisify(execFile);
 
 export const dist = (relative: string): string => join(projectRoot(), 'dist', 'src', relative);
 
-/** The machine's environment without Temporal or WeChat Pay settings, so only the test's config counts. */
+/** The machine's environment without Temporal, WeChat Pay or lender-event settings: only the test's config counts. */
 export function isolatedEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_') && !k.startsWith('WECHATPAY_')),
+    Object.entries(process.env).filter(([k]) => !/^(TEMPORAL|WECHATPAY|LENDER_EVENTS)_/.test(k)),
   );
   return { ...env, TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml', ...extra };
 }
