@@ -12,6 +12,8 @@ import type { LenderEvent } from '../domain/lenderEvents';
  * - An attempt ends well before its start-to-close timeout, so that a retry never overlaps it (order per contract).
  * - Cancellation (the lifecycle continues as new) aborts the request in flight.
  * - The settings activity (local, on the main queue) tells each lifecycle run whether events are on and where.
+ * - With events turned off (no url) the delivery drops what it is given: lifecycles that began with events on must
+ *   not wait, nor raise alerts, for a receiver nobody configures any more.
  */
 
 export interface LenderEventsSettings {
@@ -28,7 +30,7 @@ export interface DeliveryReceipt {
 }
 
 /** Failure types of a delivery (all retryable: the receiver may be fixed at any time). */
-export type DeliveryFailureType = 'RECEIVER_ERROR' | 'RECEIVER_UNREACHABLE' | 'RECEIVER_TIMEOUT' | 'EVENTS_OFF';
+export type DeliveryFailureType = 'RECEIVER_ERROR' | 'RECEIVER_UNREACHABLE' | 'RECEIVER_TIMEOUT';
 
 /** One attempt stops starting requests after this long (each request is bounded by `timeoutMs` ≤ 20 s). */
 const ATTEMPT_BUDGET_MS = 20_000;
@@ -82,9 +84,16 @@ export function createLenderEventActivities(config: LenderEventsConfig) {
     },
 
     async deliverLenderEvents(request: DeliveryRequest): Promise<DeliveryReceipt> {
-      if (!url || !secretFile) throw deliveryFailure('EVENTS_OFF', 'lender events are not configured here', 0);
       const context = Context.current();
       const meter = context.metricMeter;
+      if (!url || !secretFile) {
+        // Turned off (no url) while lifecycles still had events to deliver: off means nobody is told.
+        context.log.warn('lender events are off: undelivered events dropped', { count: request.events.length });
+        meter
+          .createCounter('lender_events_dropped', '1', 'Lender events dropped: events are off')
+          .add(request.events.length);
+        return { delivered: request.events.length };
+      }
       // Read on every call: a rotated secret applies without a restart.
       const secrets = readLenderEventSecrets(secretFile);
       const started = Date.now();

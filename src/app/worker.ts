@@ -107,11 +107,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
   logger.info('Worker running', {
     address: target_.address,
     namespace,
-    taskQueues: [
-      config.temporal.taskQueue,
-      config.temporal.compensationTaskQueue,
-      ...(config.lenderEvents.url ? [config.lenderEvents.taskQueue] : []),
-    ],
+    taskQueues: [config.temporal.taskQueue, config.temporal.compensationTaskQueue, config.lenderEvents.taskQueue],
     wechatpay: target.baseUrls.primary,
   });
   const stopAll = (): void => {
@@ -134,10 +130,12 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
   };
 }
 
-/** The lender-event worker's part of createWorkers, when lender.events.url is set (reads the secret now). */
+/**
+ * The lender-event worker's part of createWorkers (reads the secret now). Also without a url: lifecycles that began
+ * with events on find their queue served (their events dropped) instead of waiting on it.
+ */
 function lenderEventsOf(config: AppConfig): Pick<Parameters<typeof createWorkers>[0], 'lenderEvents'> {
   const events = config.lenderEvents;
-  if (!events.url) return {};
   return {
     lenderEvents: {
       activities: createLenderEventActivities(events),

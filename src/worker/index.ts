@@ -9,8 +9,8 @@ import type { WorkerTracingOptions } from '../tracing';
  * - main: both workflows and every activity except the compensation-bill query and the lender-event delivery;
  * - compensation: only the compensation-bill query, on its own task queue whose server-side rate limit
  *   (maxTaskQueueActivitiesPerSecond) holds the API's 100 calls/s across all worker processes, not per process;
- * - events (when lender events are on): only the delivery to the lender's receiver, on its own task queue and
- *   slots, so that a slow or failing receiver can never hold the slots the WeChat Pay calls need.
+ * - events: only the delivery to the lender's receiver, on its own task queue and slots, so that a slow or failing
+ *   receiver can never hold the slots the WeChat Pay calls need.
  */
 
 export const COMPENSATION_CALLS_PER_SECOND = 100;
@@ -39,14 +39,14 @@ export interface CreateWorkersOptions {
    * otherwise unchanged. A prebuilt workflowBundle must then have been bundled with WORKFLOW_INTERCEPTORS_MODULE.
    */
   tracing?: WorkerTracingOptions;
-  /** Lender events on (lender.events.url set); absent, every lifecycle learns that they are off. */
+  /** The lender-event activities (on or off as their config says); absent (tests), lifecycles learn they are off. */
   lenderEvents?: { activities: LenderEventActivities; taskQueue: string; maxConcurrentDeliveries: number };
 }
 
 /** Every lifecycle asks this (a local activity) once per run; the answer without lender events. */
 export const lenderEventsOff = async (): Promise<null> => null;
 
-/** [main, compensation, events when on]. */
+/** [main, compensation, events when given]. */
 export async function createWorkers(options: CreateWorkersOptions): Promise<[Worker, Worker, ...Worker[]]> {
   const { queryCompensationBill, ...mainActivities } = options.activities;
   const limits = options.limits ?? {};

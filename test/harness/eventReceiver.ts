@@ -15,6 +15,7 @@ export interface Arrival {
   body: string;
   /** What the receiver answered (0: it was slow and the sender gave up before the answer). */
   status: number;
+  headers: IncomingMessage['headers'];
 }
 
 export interface Answer {
@@ -69,9 +70,23 @@ export async function startTestEventReceiver(secret = 'test-lender-event-secret'
       return;
     }
     const { status, delayMs } = receiver.answer(event);
-    const arrival: Arrival = { event, body: body.toString('utf8'), status: delayMs ? 0 : status };
+    const arrival: Arrival = {
+      event,
+      body: body.toString('utf8'),
+      status: delayMs ? 0 : status,
+      headers: request.headers,
+    };
     receiver.arrivals.push(arrival);
-    if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (delayMs) {
+      // Held back; a sender that gives up first closes the connection, and the answer is never written.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        request.socket.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
     if (response.destroyed || request.socket.destroyed) return;
     arrival.status = status;
     response.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'not now');
