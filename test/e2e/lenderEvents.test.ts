@@ -1,25 +1,11 @@
-import { appendFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { connectRepaymentClient, type ConnectedRepaymentClient } from '../../src/client/lenderClient';
-import { loadConfig } from '../../src/config/load';
 import type { RepaymentPlanInput } from '../../src/domain/plan';
 import type { LifecycleStatus } from '../../src/domain/status';
-import { startSandbox, type Sandbox } from '../../src/sandbox';
 import { acceptedInOrder, startTestEventReceiver, type Answer, type TestEventReceiver } from '../harness/eventReceiver';
-import { createDevServerEnv } from '../harness/temporal';
-import { runEveryStep } from '../harness/teardown';
-import { freePort, startProcess, waitUntil, type RunningProcess } from './processes';
-import {
-  dist,
-  isolatedEnv,
-  nearPlan,
-  registerContract,
-  startNpmStart,
-  startWorkerProcess,
-  writeWorkerConfig,
-} from './support';
+import { freePort, startProcess, waitUntil } from './processes';
+import { dist, isolatedEnv, nearPlan, registerContract, startNpmStart } from './support';
+import { startWorkerWorld, type WorkerWorld } from './workerWorld';
 
 /**
  * Lender events end to end, in real time: the dev server, the sandbox over HTTP, the worker as an operator starts it
@@ -28,45 +14,26 @@ import {
  * the lifecycles' WeChat Pay work happens on time meanwhile.
  */
 
-let env: TestWorkflowEnvironment;
-let sandbox: Sandbox;
-let worker: RunningProcess;
+let world: WorkerWorld;
 let receiver: TestEventReceiver;
-let repayment: ConnectedRepaymentClient;
-let dir: string;
-let metricsPort: number;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'e2e-events-'));
-  metricsPort = await freePort();
-  env = await createDevServerEnv();
-  sandbox = await startSandbox({ dataDir: join(dir, 'sandbox') });
   receiver = await startTestEventReceiver();
-  writeFileSync(join(dir, 'events.secret'), `${receiver.secret}\n`);
-  const configFile = writeWorkerConfig(dir, env.connection.options.address, sandbox, metricsPort);
   // A short request timeout, so that a slow receiver costs the test seconds, not minutes.
-  appendFileSync(
-    configFile,
-    `lender:\n  events:\n    url: ${receiver.url}\n    secretFile: events.secret\n    timeoutMs: 1500\n`,
-  );
-  worker = await startWorkerProcess(configFile);
-  repayment = await connectRepaymentClient(loadConfig({ file: configFile, env: isolatedEnv() }));
+  world = await startWorkerWorld('e2e-events-', {
+    extraYaml: `lender:\n  events:\n    url: ${receiver.url}\n    secretFile: events.secret\n    timeoutMs: 1500\n`,
+    files: { 'events.secret': `${receiver.secret}\n` },
+  });
 }, 180_000);
 
-afterAll(() =>
-  runEveryStep(
-    () => worker?.kill('SIGKILL'),
-    () => repayment?.close(),
-    () => receiver?.close(),
-    () => sandbox?.close(),
-    () => env?.teardown(),
-    () => rmSync(dir, { recursive: true, force: true }),
-  ),
-);
+afterAll(async () => {
+  await world?.stop();
+  await receiver?.close();
+});
 
 async function settleAll(code: string, status: LifecycleStatus): Promise<void> {
   for (const installment of status.installments) {
-    await repayment.client.reportRepaymentResult(code, {
+    await world.repayment.client.reportRepaymentResult(code, {
       outRecordId: installment.outRecordId,
       outcome: 'SUCCESS',
       amount: installment.repaymentAmount,
@@ -94,20 +61,20 @@ it('delivers every event in order through a receiver that is down, failing and s
   ];
   const startedAt = Date.now();
   for (const plan of plans) {
-    await registerContract(sandbox, plan);
-    await repayment.client.startLifecycle(plan);
+    await registerContract(world.sandbox, plan);
+    await world.repayment.client.startLifecycle(plan);
   }
 
   // With the receiver down, the lifecycles schedule their records at once.
   const scheduled = await Promise.all(
     plans.map((plan) =>
       waitUntil(async () => {
-        const status = await repayment.client.getStatus(plan.outContractCode);
+        const status = await world.repayment.client.getStatus(plan.outContractCode);
         return status.installments.every((i) => i.state === 'SCHEDULED' || i.state === 'POLLING') ? status : undefined;
       }, `${plan.outContractCode} scheduled`),
     ),
   );
-  const creates = (await sandbox.control.requestLog('schedule-create')).filter((e) => e.status === 200);
+  const creates = (await world.sandbox.control.requestLog('schedule-create')).filter((e) => e.status === 200);
   expect(creates).toHaveLength(4);
   for (const create of creates) expect(Date.parse(create.at) - startedAt).toBeLessThan(30_000);
   expect(receiver.arrivals).toEqual([]);
@@ -117,13 +84,13 @@ it('delivers every event in order through a receiver that is down, failing and s
   await receiver.up();
   for (const [i, plan] of plans.entries()) await settleAll(plan.outContractCode, scheduled[i]!);
   for (const plan of plans) {
-    expect((await repayment.client.getStatus(plan.outContractCode)).phase).toBe('COMPLETED');
+    expect((await world.repayment.client.getStatus(plan.outContractCode)).phase).toBe('COMPLETED');
   }
   expect(receiver.arrivals.filter((a) => a.status === 200)).toEqual([]);
 
   // Each lifecycle closes once its receiver has every event.
   const handles = plans.map((plan) =>
-    repayment.client.temporal.workflow.getHandle(`repayment-${plan.outContractCode}`),
+    world.repayment.client.temporal.workflow.getHandle(`repayment-${plan.outContractCode}`),
   );
   await Promise.all(handles.map((handle) => handle.result()));
 
@@ -152,7 +119,7 @@ it('delivers every event in order through a receiver that is down, failing and s
   expect(receiver.refused).toEqual([]);
   expect(JSON.stringify(receiver.arrivals)).not.toContain(plans[0]!.openid);
 
-  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const metrics = await (await fetch(`http://127.0.0.1:${world.metricsPort}/metrics`)).text();
   expect(metrics).toMatch(/lender_events_delivered\S*\{[^}]*type="LIFECYCLE_COMPLETED"[^}]*\} 2/);
   expect(metrics).toMatch(/lender_event_delivery_failures\S*\{[^}]*type="RECEIVER_ERROR"/);
 }, 300_000);
