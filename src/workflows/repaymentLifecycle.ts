@@ -67,7 +67,7 @@ import {
 import type { ActionKind, LifecycleCore } from './lifecycle/core';
 import { InstallmentScheduler } from './lifecycle/installmentScheduler';
 import { EVIDENCE_ONLY_PATCH, legacyActionFailed } from './lifecycle/legacy';
-import { LENDER_EVENTS_PATCH, LenderEvents } from './lifecycle/lenderEvents';
+import { EVENTS_KEY, LENDER_EVENTS_PATCH, LenderEvents } from './lifecycle/lenderEvents';
 import { SigningStep } from './lifecycle/signing';
 import { TerminationSaga } from './lifecycle/terminationSaga';
 import { Visibility } from './lifecycle/visibility';
@@ -512,9 +512,15 @@ class Lifecycle implements LifecycleCore {
   }
 
   private checkResolution(input: unknown): CheckedResolution {
-    if (this.finalPhase) this.refuseWhenStopped(INVALID_RESOLUTION, 'there is nothing left to resolve');
+    // An ended lifecycle only delivers its lender events: retrying them is all that is left to decide.
+    const delivering = this.finalPhase !== undefined && this.faults.get(EVENTS_KEY) !== undefined;
+    if (this.finalPhase && !delivering) this.refuseWhenStopped(INVALID_RESOLUTION, 'there is nothing left to resolve');
     try {
-      return checkResolution(this.state.faults ?? [], input, { stopping: this.state.stop !== undefined });
+      const checked = checkResolution(this.state.faults ?? [], input, { stopping: this.state.stop !== undefined });
+      if (delivering && checked.fault.key !== EVENTS_KEY) {
+        this.refuseWhenStopped(INVALID_RESOLUTION, 'only its lender events alert is left to resolve');
+      }
+      return checked;
     } catch (error) {
       if (error instanceof PlanValidationError) throw rejection(INVALID_RESOLUTION, error);
       throw error;

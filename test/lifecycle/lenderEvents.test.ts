@@ -204,14 +204,18 @@ it('a receiver down, then failing, past the threshold: the events alert, WeChat 
   expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
   expect((refused as WorkflowUpdateFailedError).cause?.message).toMatch(/says nothing about the contract/);
 
-  // Healthy again: an operator's "retry" delivers at once and the alert clears.
+  // Cancelled while the receiver still fails: the lifecycle has ended but stays open until its events are delivered.
+  await handle.signal(cancelSignal, { reason: 'receiver test over' });
+  const ended = await waitForStatus(fx, handle, (s) => s.phase === 'CANCELLED', 'cancelled', '1 minute');
+  expect(ended.alerts.map((a) => a.key)).toEqual(['events']);
+  expect(acceptedInOrder(receiver.arrivals, 'EVENTS3')).toEqual([]);
+
+  // Healthy again: an operator's "retry" (the one decision an ended lifecycle still takes) delivers at once.
   receiver.answer = () => ({ status: 200 });
   await handle.executeUpdate(resolveAlertUpdate, { args: [{ alert: 'events', action: 'retry' }] });
-  const healthy = await waitForStatus(fx, handle, (s) => s.alerts.length === 0, 'the events alert cleared', '1 minute');
-  expect(healthy.installments[0]!.state).toMatch(/SCHEDULED|POLLING/);
-  await handle.signal(cancelSignal, { reason: 'receiver test over' });
   const result = await handle.result();
   expect(result.phase).toBe('CANCELLED');
+  expect(result.alerts).toEqual([]);
 
   const r1 = result.installments[0]!.outRecordId;
   const events = acceptedInOrder(receiver.arrivals, 'EVENTS3');

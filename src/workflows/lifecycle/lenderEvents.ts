@@ -70,6 +70,8 @@ export class LenderEvents {
   /** The worker said events are off for this run. */
   private off = false;
   private paused = false;
+  /** Events this run emitted (before the worker said whether events are on). */
+  private emitted = 0;
   private inFlight: CancellationScope | undefined;
   /** Settled delivery rounds (the final flush wakes on them). */
   private rounds = 0;
@@ -99,9 +101,8 @@ export class LenderEvents {
       throw new Error(`cannot learn whether lender events are on: ${(error as Error).message}`, { cause: error });
     }
     if (!settings) {
-      if (outbox.pending.length > 0) {
-        log.warn('lender events are off on this worker: undelivered events dropped', { count: outbox.pending.length });
-      }
+      const carried = outbox.pending.length - this.emitted;
+      if (carried > 0) log.warn('lender events are off on this worker: undelivered events dropped', { count: carried });
       outbox.pending = [];
       this.off = true;
       return;
@@ -281,6 +282,7 @@ export class LenderEvents {
     const { plan } = this.core;
     const lifecycleId = workflowInfo().firstExecutionRunId;
     const sequence = outbox.nextSequence++;
+    this.emitted += 1;
     outbox.pending.push({
       schemaVersion: LENDER_EVENT_SCHEMA_VERSION,
       id: `${plan.outContractCode}:${lifecycleId}:${sequence}`,
