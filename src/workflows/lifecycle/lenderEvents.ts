@@ -1,19 +1,6 @@
-import {
-  ActivityCancellationType,
-  CancellationScope,
-  condition,
-  isCancellation,
-  log,
-  proxyActivities,
-  proxyLocalActivities,
-  workflowInfo,
-  type ActivityOptions,
-} from '@temporalio/workflow';
-import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/common';
-import type { DeliveryReceipt, DeliveryRequest, LenderEventActivities } from '../../activities/lenderEvents';
+import { log, workflowInfo } from '@temporalio/workflow';
 import type { ScheduledRecord } from '../../activities';
 import type { FaultChange } from '../../domain/alerts';
-import type { ClassifiedFailure, ErrorClass } from '../../domain/failurePolicy';
 import {
   LENDER_EVENT_SCHEMA_VERSION,
   scrubbed,
@@ -25,15 +12,15 @@ import {
 } from '../../domain/lenderEvents';
 import type { InstallmentRecord } from '../../domain/status';
 import type { LifecycleCore } from './core';
+import { EventDelivery } from './lenderEventDelivery';
+
+export { EVENTS_KEY } from './lenderEventDelivery';
 
 /**
  * Tells the lender's backend what happened (README "Lender events"), without ever slowing the lifecycle down:
  * - each transition appends one event to an outbox in the carried state, with the next sequence number of the
  *   lifecycle and an id derived from it (the same on every retry and replay);
- * - a coroutine of its own drains the outbox oldest first, one delivery activity at a time (so events arrive in
- *   order), on the events task queue; the main loop never waits for it;
- * - a delivery round that fails is retried on the lifecycle's own timer (capped backoff, without limit) and past the
- *   alert threshold raises the `events` alert (RepaymentAlert, metrics); the contract is never affected;
+ * - lenderEventDelivery.ts delivers the outbox beside the main loop, which never waits for it;
  * - continue-as-new carries the outbox (after stopping the delivery in flight), and a lifecycle that has ended
  *   closes only once the receiver has every event.
  * Only runs that began with patch `lender-events` emit; the worker says once per run (a local activity) whether
@@ -41,41 +28,16 @@ import type { LifecycleCore } from './core';
  */
 
 export const LENDER_EVENTS_PATCH = 'lender-events';
-export const EVENTS_KEY = 'events';
-/** Events handed to one delivery activity (it posts them one by one, in order). */
-const MAX_BATCH = 20;
-
-/** A round of about three minutes (an attempt ends within ~40 s; see the activity); then the workflow's timer. */
-const DELIVERY_OPTIONS: ActivityOptions = {
-  startToCloseTimeout: '1m',
-  heartbeatTimeout: '30s',
-  // No worker on the events queue is an infrastructure fault like any other: it must surface as an alert.
-  scheduleToStartTimeout: '10m',
-  // Continue-as-new waits for the attempt in flight to stop, so two runs never deliver at once.
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 8 },
-};
-
-const { lenderEventsSettings } = proxyLocalActivities<LenderEventActivities>({
-  startToCloseTimeout: '10s',
-  retry: { maximumAttempts: 3 },
-});
-
 type ClosedPhase = NonNullable<LenderEventOutbox['closed']>;
 
 const nowIso = (): string => new Date(Date.now()).toISOString();
 
 export class LenderEvents {
-  private deliver: ((request: DeliveryRequest) => Promise<DeliveryReceipt>) | undefined;
+  private readonly delivery: EventDelivery;
   /** The worker said events are off for this run. */
   private off = false;
-  private paused = false;
   /** Events this run emitted (before the worker said whether events are on). */
   private emitted = 0;
-  private inFlight: CancellationScope | undefined;
-  /** Settled delivery rounds (the final flush wakes on them). */
-  private rounds = 0;
-  private bug: unknown;
 
   /**
    * `patchedRun`: the run began with patch `lender-events`; otherwise nothing is ever emitted. `wake`: the `events`
@@ -84,38 +46,20 @@ export class LenderEvents {
   constructor(
     private readonly core: LifecycleCore,
     patchedRun: boolean,
-    private readonly hooks: { wake(): void; bug(error: unknown): void },
+    hooks: { wake(): void; bug(error: unknown): void },
   ) {
+    this.delivery = new EventDelivery(core, hooks);
     if (patchedRun) core.state.events ??= { nextSequence: 1, pending: [] };
   }
 
   /** Asks the worker whether events are on and starts delivering; off, what is pending is dropped (logged). */
   async start(): Promise<void> {
     const outbox = this.core.state.events;
-    if (!outbox) return;
-    let settings: Awaited<ReturnType<typeof lenderEventsSettings>>;
-    try {
-      settings = await CancellationScope.nonCancellable(() => lenderEventsSettings());
-    } catch (error) {
-      // A worker without the settings activity is a deployment bug: fail the task until a good worker takes it.
-      throw new Error(`cannot learn whether lender events are on: ${(error as Error).message}`, { cause: error });
-    }
-    if (!settings) {
-      const carried = outbox.pending.length - this.emitted;
-      if (carried > 0) log.warn('lender events are off on this worker: undelivered events dropped', { count: carried });
-      outbox.pending = [];
-      this.off = true;
-      return;
-    }
-    this.deliver = proxyActivities<LenderEventActivities>({
-      ...DELIVERY_OPTIONS,
-      taskQueue: settings.taskQueue,
-    }).deliverLenderEvents;
-    // A Temporal cancel request ends the lifecycle, never the delivery of what it has to tell.
-    CancellationScope.nonCancellable(() => this.drain()).catch((error: unknown) => {
-      this.bug = error;
-      this.hooks.bug(error);
-    });
+    if (!outbox || (await this.delivery.start(outbox))) return;
+    const carried = outbox.pending.length - this.emitted;
+    if (carried > 0) log.warn('lender events are off on this worker: undelivered events dropped', { count: carried });
+    outbox.pending = [];
+    this.off = true;
   }
 
   /** The final event was emitted by an earlier run: this run only delivers what is pending. */
@@ -244,36 +188,17 @@ export class LenderEvents {
     state.events.closed = phase;
   }
 
-  // ---- delivery ------------------------------------------------------------------------------------------
+  // ---- delivery (lenderEventDelivery.ts) ---------------------------------------------------------------
 
-  /**
-   * At the end of the lifecycle: returns once the receiver has every event, keeping the alert and the search
-   * attributes current meanwhile and continuing as new when the history asks for it (the outbox is carried).
-   */
+  /** At the end of the lifecycle: returns once the receiver has every event (see EventDelivery.flush). */
   async flush(publish: () => void, continueAsNewIfDue: () => Promise<void>): Promise<void> {
     const outbox = this.core.state.events;
-    const { faults } = this.core;
-    while (outbox && !this.off && outbox.pending.length > 0) {
-      if (this.bug !== undefined) throw this.bug;
-      const now = Date.now();
-      faults.raiseDue(now);
-      publish();
-      const rounds = this.rounds;
-      const woken = () => this.rounds !== rounds || this.bug !== undefined;
-      const raiseAt = faults.nextRaiseAt();
-      if (raiseAt === undefined) await condition(woken);
-      else await condition(woken, Math.max(1, raiseAt - now));
-      await continueAsNewIfDue();
-    }
+    if (outbox && !this.off) await this.delivery.flush(outbox, publish, continueAsNewIfDue);
     publish();
   }
 
-  /** Before continue-as-new: the delivery in flight stops first, so that two runs never deliver at once. */
-  async pause(): Promise<void> {
-    this.paused = true;
-    if (!this.inFlight) return;
-    this.inFlight.cancel();
-    await condition(() => this.inFlight === undefined);
+  pause(): Promise<void> {
+    return this.delivery.pause();
   }
 
   private emit<T extends LenderEventType>(type: T, data: LenderEventData[T], outRecordId?: string): void {
@@ -297,74 +222,9 @@ export class LenderEvents {
       data: scrubbed(data, plan.openid),
     } as LenderEvent);
   }
-
-  private async drain(): Promise<void> {
-    const outbox = this.core.state.events!;
-    const { faults } = this.core;
-    for (;;) {
-      await condition(() => outbox.pending.length > 0 && !this.paused);
-      const retryAt = this.retryAt();
-      if (retryAt !== undefined && retryAt > Date.now()) {
-        // An operator's resolveAlert "retry" moves retryAt to now.
-        await condition(() => this.paused || this.retryAt() !== retryAt, retryAt - Date.now());
-        continue;
-      }
-      const scope = new CancellationScope();
-      this.inFlight = scope;
-      const failing = faults.get(EVENTS_KEY) !== undefined;
-      try {
-        const { delivered } = await scope.run(() => this.deliver!({ events: outbox.pending.slice(0, MAX_BATCH) }));
-        outbox.pending.splice(0, delivered);
-        faults.clear(EVENTS_KEY);
-      } catch (error) {
-        if (!isCancellation(error)) faults.failed('events', undefined, deliveryFailure(error), Date.now());
-      } finally {
-        this.inFlight = undefined;
-        this.rounds += 1;
-        // Only a change of the alert state concerns the main loop (waking it costs history: its timer restarts).
-        if (failing || faults.get(EVENTS_KEY) !== undefined) this.hooks.wake();
-      }
-    }
-  }
-
-  private retryAt(): number | undefined {
-    const retryAt = this.core.faults.get(EVENTS_KEY)?.retryAt;
-    return retryAt === undefined ? undefined : Date.parse(retryAt);
-  }
 }
 
 function installmentOf(record: InstallmentRecord) {
   const { outRecordId, repaymentAmount, minRepaymentAmount, repaymentDate } = record;
   return { outRecordId, repaymentAmount, minRepaymentAmount, repaymentDate };
-}
-
-/** A failed delivery round: always infrastructure (the receiver, the network or no events worker). */
-function deliveryFailure(error: unknown): ClassifiedFailure {
-  if (!(error instanceof ActivityFailure)) throw error; // a bug of the workflow itself
-  const cause = error.cause;
-  const failure = (errorClass: ErrorClass, code: string, httpStatus: number, message: string): ClassifiedFailure => ({
-    class: 'infrastructure',
-    errorClass,
-    code,
-    httpStatus,
-    outcomeUnknown: false,
-    message,
-  });
-  if (cause instanceof TimeoutFailure) {
-    return failure('TIMEOUT', 'ACTIVITY_TIMEOUT', 0, `no delivery in time (${cause.timeoutType ?? 'timeout'})`);
-  }
-  if (!(cause instanceof ApplicationFailure)) return failure('BUG', 'ACTIVITY_ERROR', 0, String(cause?.message));
-  const code = cause.type ?? 'Error';
-  const status = Number((cause.details?.[0] as { httpStatus?: number } | undefined)?.httpStatus ?? 0);
-  const errorClass: ErrorClass =
-    code === 'RECEIVER_ERROR'
-      ? status === 429
-        ? 'RATE_LIMITED'
-        : status >= 500
-          ? 'SERVER_ERROR'
-          : 'REFUSED'
-      : code === 'RECEIVER_UNREACHABLE' || code === 'RECEIVER_TIMEOUT'
-        ? 'TRANSPORT'
-        : 'BUG';
-  return failure(errorClass, code, status, `${code}: ${cause.message}`);
 }
