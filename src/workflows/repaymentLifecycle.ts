@@ -67,6 +67,7 @@ import {
 import type { ActionKind, LifecycleCore } from './lifecycle/core';
 import { InstallmentScheduler } from './lifecycle/installmentScheduler';
 import { EVIDENCE_ONLY_PATCH, legacyActionFailed } from './lifecycle/legacy';
+import { EVENTS_KEY, LENDER_EVENTS_PATCH, LenderEvents } from './lifecycle/lenderEvents';
 import { SigningStep } from './lifecycle/signing';
 import { TerminationSaga } from './lifecycle/terminationSaga';
 import { Visibility } from './lifecycle/visibility';
@@ -76,7 +77,7 @@ import { Visibility } from './lifecycle/visibility';
  * timers, child workflows, search-attribute upserts) or their order must be guarded with
  * `if (patched('short-change-id')) { new } else { old }`, later `deprecatePatch`, and a new replay history
  * recorded into test/histories/. Patched so far: strict-termination-confirmation, evidence-only-failures
- * (decided once per run, at its start: see lifecycle/legacy.ts).
+ * (decided once per run, at its start: see lifecycle/legacy.ts), lender-events (likewise: lifecycle/lenderEvents.ts).
  */
 
 /** Workflow metrics (emitted by the worker's runtime, not on replay); made on use: only a workflow may make them. */
@@ -115,6 +116,7 @@ class Lifecycle implements LifecycleCore {
   readonly state: CarriedState;
   readonly legacy: boolean;
   readonly faults: FaultBook;
+  readonly events: LenderEvents;
   private readonly inFlight = new Map<string, { kind: ActionKind; done: Promise<void> }>();
   /** Every API action runs in this scope, so that a stop cancels what is in flight before terminating. */
   private readonly actions = new CancellationScope();
@@ -146,6 +148,14 @@ class Lifecycle implements LifecycleCore {
     this.state.faults ??= [];
     if (!this.legacy) this.state.policy = policy;
     this.faults = new FaultBook(this.state.faults, policy, (change) => this.onAlerts(change));
+    this.events = new LenderEvents(this, !this.legacy && patched(LENDER_EVENTS_PATCH), {
+      wake: () => (this.wake = true),
+      bug: (error) => {
+        this.fatal = error;
+        this.wake = true;
+      },
+    });
+    if (!input.carried) this.events.lifecycleStarted();
     this.signing = new SigningStep(this);
     this.scheduler = new InstallmentScheduler(this, this.signing);
     this.termination = new TerminationSaga(this);
@@ -169,6 +179,9 @@ class Lifecycle implements LifecycleCore {
       { key: OutContractCode, value: this.plan.outContractCode },
       { key: WechatContractId, value: this.plan.contractId },
     ]);
+    await this.events.start();
+    const closed = this.events.closedAs();
+    if (closed) return this.finish(closed);
     try {
       return await this.loop();
     } catch (error) {
@@ -311,6 +324,7 @@ class Lifecycle implements LifecycleCore {
   /** Continues as new with the whole state carried (`newRun: false` when only the input is being pinned). */
   private async continueAsNew(overrides: Partial<LifecycleInput> = {}, newRun = true): Promise<never> {
     this.loopLeft = true;
+    await this.events.pause();
     await condition(allHandlersFinished);
     log.info('repayment lifecycle continuing as new', { historyLength: workflowInfo().historyLength });
     return continueAsNew<typeof repaymentLifecycle>({
@@ -320,12 +334,9 @@ class Lifecycle implements LifecycleCore {
     });
   }
 
-  private async complete(): Promise<LifecycleStatus> {
+  private complete(): Promise<LifecycleStatus> {
     this.loopLeft = true;
-    this.finalPhase = 'COMPLETED';
-    this.visibility.publish();
-    await condition(allHandlersFinished);
-    return this.status();
+    return this.finish('COMPLETED');
   }
 
   private async stop(stop: StopRequest): Promise<LifecycleStatus> {
@@ -335,10 +346,22 @@ class Lifecycle implements LifecycleCore {
     await Promise.allSettled([...this.inFlight.values()].map((action) => action.done));
     if (this.fatal !== undefined) throw this.fatal;
     // What was failing or waiting for a decision is moot now: only the termination itself can still need a person.
-    if (!this.legacy) this.faults.clearAllExcept('terminate');
+    if (!this.legacy) this.faults.clearAllExcept(['terminate', 'events']);
     await this.termination.run(stop);
-    this.finalPhase = stop.kind === 'cancel' ? 'CANCELLED' : 'TERMINATED';
+    return this.finish(stop.kind === 'cancel' ? 'CANCELLED' : 'TERMINATED');
+  }
+
+  /** The lifecycle has ended: the lender is told, and the run closes once the receiver has every event. */
+  private async finish(phase: 'COMPLETED' | 'TERMINATED' | 'CANCELLED'): Promise<LifecycleStatus> {
+    this.finalPhase = phase;
+    this.events.lifecycleClosed(phase);
     this.visibility.publish();
+    await CancellationScope.nonCancellable(() =>
+      this.events.flush(
+        () => this.visibility.publish(),
+        () => this.continueAsNewIfDue(),
+      ),
+    );
     await condition(allHandlersFinished);
     return this.status();
   }
@@ -352,6 +375,7 @@ class Lifecycle implements LifecycleCore {
       log.info('alert cleared', { alert: fault.key, kind: fault.kind });
       count('repayment_alerts_cleared', 'Lifecycle alerts cleared', { step: fault.step, kind: fault.kind });
     }
+    this.events.alertsChanged(change);
   }
 
   // ---- what the outside sees -----------------------------------------------------------------------------
@@ -482,6 +506,7 @@ class Lifecycle implements LifecycleCore {
     if (repeat) return;
     const { outRecordId, outcome, ...rest } = result;
     if (!applyResult(record, { outcome, ...rest, reportedAt: nowIso() })) return;
+    this.events.installmentResult(record);
     this.faults.clearInstallment(outRecordId);
     if (outcome === 'FAILED' && this.policy.onRepaymentFailed === 'terminate') {
       this.requestStop({
@@ -518,9 +543,15 @@ class Lifecycle implements LifecycleCore {
   }
 
   private checkResolution(input: unknown): CheckedResolution {
-    if (this.finalPhase) this.refuseWhenStopped(INVALID_RESOLUTION, 'there is nothing left to resolve');
+    // An ended lifecycle only delivers its lender events: retrying them is all that is left to decide.
+    const delivering = this.finalPhase !== undefined && this.faults.get(EVENTS_KEY) !== undefined;
+    if (this.finalPhase && !delivering) this.refuseWhenStopped(INVALID_RESOLUTION, 'there is nothing left to resolve');
     try {
-      return checkResolution(this.state.faults ?? [], input, { stopping: this.state.stop !== undefined });
+      const checked = checkResolution(this.state.faults ?? [], input, { stopping: this.state.stop !== undefined });
+      if (delivering && checked.fault.key !== EVENTS_KEY) {
+        this.refuseWhenStopped(INVALID_RESOLUTION, 'only its lender events alert is left to resolve');
+      }
+      return checked;
     } catch (error) {
       if (error instanceof PlanValidationError) throw rejection(INVALID_RESOLUTION, error);
       throw error;
@@ -550,6 +581,7 @@ class Lifecycle implements LifecycleCore {
       record.state = 'SKIPPED';
       delete record.nextActionAt;
       this.faults.clearInstallment(record.outRecordId);
+      this.events.installmentSkipped(record, reason);
       return;
     }
     // retry

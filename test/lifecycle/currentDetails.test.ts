@@ -45,6 +45,7 @@ function coreFor(signature: 'poll' | 'none', busy: string[] = [], policyOverride
     state,
     legacy: false,
     faults: new FaultBook(state.faults!, policy),
+    events: {} as LifecycleCore['events'], // the details never read the lender events' outbox
     busy: (key) => busy.includes(key),
     launch: () => undefined,
     requestStop: () => undefined,
