@@ -56,7 +56,13 @@ export interface Sandbox {
   /** Platform-certificate mode: the merchant's APIv3 key file (0600) the downloaded certificates are sealed with. */
   apiV3KeyPath: string;
   /** The platform certificates, in creation order, and which one signs now. */
-  platformCertificates: Array<{ serial: string; certificatePath: string; validTo: number; signing: boolean }>;
+  platformCertificates: Array<{
+    serial: string;
+    certificatePath: string;
+    validFrom: number;
+    validTo: number;
+    signing: boolean;
+  }>;
   /** Whether the control API needs a Bearer token (else: loopback callers only). */
   controlTokenRequired: boolean;
   /** The temporal.yaml `wechatpay:` section a worker needs to talk to this sandbox. */
@@ -130,6 +136,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return keys.certificates.list().map((c) => ({
         serial: c.serial,
         certificatePath: c.certificatePath,
+        validFrom: c.validFrom,
         validTo: c.validTo,
         signing: c.serial === signing,
       }));

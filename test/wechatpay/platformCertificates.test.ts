@@ -262,12 +262,16 @@ describe('expiry', () => {
   afterAll(() => sandbox.close());
 
   it('stops trusting a certificate at its validTo and drops it at the next refresh', async () => {
-    let now = Date.now();
+    const [original] = sandbox.platformCertificates;
+    // Certificate times have whole seconds: the new one starts two seconds after the original so that it is
+    // the newest even when the sandbox started within the same second.
+    const notBefore = (original?.validFrom ?? Date.now()) + 2_000;
+    let now = Math.max(Date.now(), notBefore + 1_000);
     const storeFile = join(tempDataDir(), 'certificates.json');
     const { client, store } = certificateClient(sandbox, { nowMs: () => now, storeFile });
     try {
-      const [original] = sandbox.platformCertificates;
       const shortLived = await sandbox.control.certificates.add({
+        notBefore: new Date(notBefore).toISOString(),
         notAfter: new Date(now + 3_600_000).toISOString(),
       });
       expect((await client.certificates.refresh()).added.sort()).toEqual([original?.serial, shortLived.serial].sort());
