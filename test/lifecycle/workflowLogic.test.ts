@@ -118,6 +118,8 @@ async function start(
     minRepaymentAmount: '5000',
     repaymentDate: addDays(today, firstInDays + 30 * i),
   }));
+  // A contract the lender started as already signed is in force at WeChat Pay (it holds records only then).
+  if (mode === 'none' && !signingAnswer.has(code)) signingAnswer.set(code, 'AUTHORIZED');
   return env.client.workflow.start(repaymentLifecycle, {
     taskQueue: 'logic',
     workflowId: workflowIdFor(code),

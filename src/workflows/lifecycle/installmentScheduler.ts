@@ -117,6 +117,8 @@ export class InstallmentScheduler {
       return;
     }
     core.faults.clear(faultKey('create', record.outRecordId));
+    // WeChat Pay holds a record only on an effective contract: it was authorized (a later UNAUTHORIZED is the user's).
+    core.state.authorizedSeen = true;
     markScheduled(record, Date.now(), core.policy);
     core.events.installmentScheduled(record, stored);
   }

@@ -49,6 +49,9 @@ export class TerminationSaga {
       state.termination = await legacyTerminate(core, remark, (error) => (this.error = error));
       return;
     }
+    // Knowing the contract was in force lets a terminate whose outcome is unknown be confirmed by the signing query
+    // instead of being sent again (once terminated, a contract never signed and one signed look alike).
+    if (!state.authorizedSeen && stop.evidence !== 'NOT_SIGNED') await this.learnWhetherAuthorized();
     for (;;) {
       const done = await this.attempt(remark);
       if (done) {
@@ -70,6 +73,17 @@ export class TerminationSaga {
       this.retryNow = false;
       await condition(() => this.retryNow, Math.max(1, retryAt - Date.now()));
       await core.continueAsNewIfDue();
+    }
+  }
+
+  private async learnWhetherAuthorized(): Promise<void> {
+    const { plan, state } = this.core;
+    try {
+      const signing = await querySigning({ outContractCode: plan.outContractCode, appid: plan.appid });
+      if (signing.found && signing.authState === 'AUTHORIZED') state.authorizedSeen = true;
+    } catch (error) {
+      // Not knowing only costs a resend after an unknown outcome, which WeChat Pay refuses harmlessly.
+      log.warn('signing query failed before terminating', { error: this.core.classify(error).message });
     }
   }
 
