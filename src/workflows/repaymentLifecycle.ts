@@ -30,6 +30,7 @@ import {
   type RepaymentPlan,
 } from '../domain/plan';
 import type { LifecyclePolicy } from '../domain/policy';
+import { contractSlotMs, SPREAD_PATCH } from '../domain/spread';
 import { checkRepaymentResult, type CheckedResult } from '../domain/repaymentResults';
 import { OutContractCode, WechatContractId } from '../domain/searchAttributes';
 import {
@@ -76,7 +77,8 @@ import { Visibility } from './lifecycle/visibility';
  * timers, child workflows, search-attribute upserts) or their order must be guarded with
  * `if (patched('short-change-id')) { new } else { old }`, later `deprecatePatch`, and a new replay history
  * recorded into test/histories/. Patched so far: strict-termination-confirmation, evidence-only-failures
- * (decided once per run, at its start: see lifecycle/legacy.ts).
+ * (decided once per run, at its start: see lifecycle/legacy.ts), spread-window-and-polls (likewise: creates and
+ * polls at the contract's own instant of the day, src/domain/spread.ts).
  */
 
 /** Workflow metrics (emitted by the worker's runtime, not on replay); made on use: only a workflow may make them. */
@@ -114,6 +116,8 @@ function validateStart(input: LifecycleInput): { plan: RepaymentPlan; policy: Li
 class Lifecycle implements LifecycleCore {
   readonly state: CarriedState;
   readonly legacy: boolean;
+  /** The contract's instant of the day for creates and polls; undefined on runs without SPREAD_PATCH. */
+  private readonly slotMs: number | undefined;
   readonly faults: FaultBook;
   private readonly inFlight = new Map<string, { kind: ActionKind; done: Promise<void> }>();
   /** Every API action runs in this scope, so that a stop cancels what is in flight before terminating. */
@@ -133,10 +137,11 @@ class Lifecycle implements LifecycleCore {
     readonly policy: LifecyclePolicy,
   ) {
     this.legacy = !patched(EVIDENCE_ONLY_PATCH);
+    this.slotMs = !this.legacy && patched(SPREAD_PATCH) ? contractSlotMs(plan.outContractCode, policy) : undefined;
     this.state = input.carried ?? {
       signed: plan.signature.mode === 'none',
       signingStartedAt: nowIso(),
-      installments: plan.installments.map((item) => newInstallmentRecord(item, policy)),
+      installments: plan.installments.map((item) => newInstallmentRecord(item, policy, this.slotMs)),
       compensationBills: [],
       continuedAsNewCount: 0,
     };
@@ -144,7 +149,7 @@ class Lifecycle implements LifecycleCore {
     if (!this.legacy) this.state.policy = policy;
     this.faults = new FaultBook(this.state.faults, policy, (change) => this.onAlerts(change));
     this.signing = new SigningStep(this);
-    this.scheduler = new InstallmentScheduler(this, this.signing);
+    this.scheduler = new InstallmentScheduler(this, this.signing, this.slotMs);
     this.termination = new TerminationSaga(this);
     this.visibility = new Visibility(
       this,
@@ -427,7 +432,7 @@ class Lifecycle implements LifecycleCore {
       modifyPlanUpdate,
       (modification) => {
         const checked = this.checkModification(modification);
-        applyModification(this.state.installments, checked, this.policy);
+        applyModification(this.state.installments, checked, this.policy, this.slotMs);
         // A missed installment moved to a new date is waiting again: its alert is answered.
         for (const change of checked.reschedule) this.faults.clear(faultKey('create', change.outRecordId));
         this.wake = true;
