@@ -1,6 +1,7 @@
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { RepaymentActivities } from '../activities';
+import type { ConfigFile } from '../config/schema';
 import type { WorkerTracingOptions } from '../tracing';
 
 /**
@@ -15,6 +16,9 @@ export const COMPENSATION_CALLS_PER_SECOND = 100;
 export interface WorkerLimits {
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
+  /** The sticky cache: lifecycles kept in memory between tasks (temporal.yaml `worker.maxCachedWorkflows`). */
+  maxCachedWorkflows?: number;
+  stickyQueueScheduleToStartTimeoutMs?: number;
   /** Server-side limit of the compensation queue, for all workers together (default 100/s, the API's limit). */
   compensationActivitiesPerSecond?: number;
 }
@@ -36,6 +40,17 @@ export interface CreateWorkersOptions {
    * otherwise unchanged. A prebuilt workflowBundle must then have been bundled with WORKFLOW_INTERCEPTORS_MODULE.
    */
   tracing?: WorkerTracingOptions;
+}
+
+/** The worker section of temporal.yaml as the workers' limits. */
+export function workerLimitsFrom(worker: ConfigFile['worker']): WorkerLimits {
+  return {
+    maxConcurrentActivityTaskExecutions: worker.maxConcurrentActivityTaskExecutions,
+    maxConcurrentWorkflowTaskExecutions: worker.maxConcurrentWorkflowTaskExecutions,
+    maxCachedWorkflows: worker.maxCachedWorkflows,
+    stickyQueueScheduleToStartTimeoutMs: worker.stickyQueueScheduleToStartTimeoutMs,
+    compensationActivitiesPerSecond: worker.compensationActivitiesPerSecond,
+  };
 }
 
 /** [main, compensation]. */
@@ -61,6 +76,10 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<[Wor
       : {}),
     ...(limits.maxConcurrentWorkflowTaskExecutions
       ? { maxConcurrentWorkflowTaskExecutions: limits.maxConcurrentWorkflowTaskExecutions }
+      : {}),
+    ...(limits.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: limits.maxCachedWorkflows } : {}),
+    ...(limits.stickyQueueScheduleToStartTimeoutMs
+      ? { stickyQueueScheduleToStartTimeout: limits.stickyQueueScheduleToStartTimeoutMs }
       : {}),
   });
   const compensation = await Worker.create({
