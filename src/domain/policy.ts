@@ -31,10 +31,11 @@ export const LifecyclePolicySchema = z.strictObject({
   /**
    * Each contract creates and polls at its own instant of the day (src/domain/spread.ts), spread over spreadMinutes
    * from spreadStartMinutes after 00:00 Asia/Shanghai. Together at most 22 h: the create stays on the window's first
-   * day, before the repayment date.
+   * day, before the repayment date. Optional: a policy pinned before they existed must still count as whole (the
+   * workflow re-checks its input on replay); src/domain/spread.ts then uses the defaults.
    */
-  spreadStartMinutes: z.number().int().min(0).max(600),
-  spreadMinutes: z.number().int().min(0).max(720),
+  spreadStartMinutes: z.number().int().min(0).max(600).optional(),
+  spreadMinutes: z.number().int().min(0).max(720).optional(),
   /** A DUE installment with no reported result after this many days raises an alert (RESULT_OVERDUE). */
   resultDeadlineDays: z.number().int().min(1).max(90),
   onRepaymentFailed: z.enum(['terminate', 'continue']),
@@ -86,6 +87,8 @@ export type LifecyclePolicy = z.infer<typeof LifecyclePolicySchema>;
 
 /** The longest lead a schedule create is planned with (with 14 it would sit on the window's last day). */
 export const MAX_EFFECTIVE_LEAD_DAYS = 13;
+/** Creates and polls spread over 00:30-04:30 Asia/Shanghai by default. */
+export const DEFAULT_SPREAD = { startMinutes: 30, minutes: 240 } as const;
 
 export const DEFAULT_LIFECYCLE_POLICY: Readonly<LifecyclePolicy> = Object.freeze({
   signingDeadlineHours: 72,
@@ -93,8 +96,8 @@ export const DEFAULT_LIFECYCLE_POLICY: Readonly<LifecyclePolicy> = Object.freeze
   scheduleLeadDays: 7,
   pollIntervalHours: 24,
   pollJitterSeconds: 3600,
-  spreadStartMinutes: 30,
-  spreadMinutes: 240,
+  spreadStartMinutes: DEFAULT_SPREAD.startMinutes,
+  spreadMinutes: DEFAULT_SPREAD.minutes,
   resultDeadlineDays: 7,
   onRepaymentFailed: 'terminate',
   continueAsNewAfterEvents: 4000,
@@ -104,7 +107,7 @@ export const DEFAULT_LIFECYCLE_POLICY: Readonly<LifecyclePolicy> = Object.freeze
   alertThresholdMinutes: 30,
   infraRetryMaxMinutes: 30,
   evidenceCodes: [...DEFAULT_EVIDENCE_CODES],
-  contractCheckIntervalMinutes: 24 * 60,
+  contractCheckIntervalMinutes: 3 * 24 * 60,
   onScheduleRefused: 'terminate',
 });
 

@@ -1,6 +1,6 @@
 import { DAY_MS, shanghaiMidnight } from './calendar';
 import { fnv1a64 } from './hash';
-import { DEFAULT_LIFECYCLE_POLICY, MAX_EFFECTIVE_LEAD_DAYS, type LifecyclePolicy } from './policy';
+import { DEFAULT_SPREAD, MAX_EFFECTIVE_LEAD_DAYS, type LifecyclePolicy } from './policy';
 
 /**
  * Spreading a book's daily work over hours (patch `spread-window-and-polls`). Each contract gets its own instant of
@@ -16,16 +16,18 @@ export const SPREAD_PATCH = 'spread-window-and-polls';
 /** Changing the seed moves every contract's instant: never change it for running lifecycles. */
 const SPREAD_SEED = 'spread-window-and-polls/v1';
 
-export type SpreadPolicy = Pick<LifecyclePolicy, 'scheduleLeadDays' | 'pollIntervalHours'> &
-  Partial<Pick<LifecyclePolicy, 'spreadStartMinutes' | 'spreadMinutes'>>;
+export type SpreadPolicy = Pick<
+  LifecyclePolicy,
+  'scheduleLeadDays' | 'pollIntervalHours' | 'spreadStartMinutes' | 'spreadMinutes'
+>;
 
 /**
  * The contract's instant of the day, in ms after 00:00 Asia/Shanghai (whole seconds). A policy pinned by a lifecycle
  * that began before the spread existed lacks its two fields: the defaults apply.
  */
 export function contractSlotMs(outContractCode: string, policy: SpreadPolicy): number {
-  const startSeconds = (policy.spreadStartMinutes ?? DEFAULT_LIFECYCLE_POLICY.spreadStartMinutes) * 60;
-  const spanSeconds = (policy.spreadMinutes ?? DEFAULT_LIFECYCLE_POLICY.spreadMinutes) * 60;
+  const startSeconds = (policy.spreadStartMinutes ?? DEFAULT_SPREAD.startMinutes) * 60;
+  const spanSeconds = (policy.spreadMinutes ?? DEFAULT_SPREAD.minutes) * 60;
   const offset = Number(fnv1a64(`${SPREAD_SEED}#${outContractCode}`) % BigInt(spanSeconds + 1));
   return (startSeconds + offset) * 1000;
 }

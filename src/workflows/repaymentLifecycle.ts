@@ -29,7 +29,7 @@ import {
   workflowIdFor,
   type RepaymentPlan,
 } from '../domain/plan';
-import type { LifecyclePolicy } from '../domain/policy';
+import { LifecyclePolicySchema, type LifecyclePolicy } from '../domain/policy';
 import { contractSlotMs, SPREAD_PATCH } from '../domain/spread';
 import { checkRepaymentResult, type CheckedResult } from '../domain/repaymentResults';
 import { OutContractCode, WechatContractId } from '../domain/searchAttributes';
@@ -160,6 +160,12 @@ class Lifecycle implements LifecycleCore {
   }
 
   async run(): Promise<LifecycleStatus> {
+    if (!this.legacy && !this.input.carried && !LifecyclePolicySchema.safeParse(this.input.policy).success) {
+      // Started without the whole policy (the lender client always sends it; a raw `temporal workflow start` may
+      // not): pin the defaults of today's code in the input of a new run, so that no replay ever re-reads them.
+      log.info('repayment lifecycle pinning its policy');
+      return continueAsNew<typeof repaymentLifecycle>({ ...this.input, policy: this.policy });
+    }
     upsertSearchAttributes([
       { key: OutContractCode, value: this.plan.outContractCode },
       { key: WechatContractId, value: this.plan.contractId },
@@ -323,6 +329,8 @@ class Lifecycle implements LifecycleCore {
     this.actions.cancel();
     await Promise.allSettled([...this.inFlight.values()].map((action) => action.done));
     if (this.fatal !== undefined) throw this.fatal;
+    // What was failing or waiting for a decision is moot now: only the termination itself can still need a person.
+    if (!this.legacy) this.faults.clearAllExcept('terminate');
     await this.termination.run(stop);
     this.finalPhase = stop.kind === 'cancel' ? 'CANCELLED' : 'TERMINATED';
     this.visibility.publish();
