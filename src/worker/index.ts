@@ -42,6 +42,12 @@ export interface CreateWorkersOptions {
   tracing?: WorkerTracingOptions;
 }
 
+/**
+ * How the worker bundles workflow code (also for tests that bundle themselves): zod is loaded once per workflow
+ * thread and shared (src/workflows/sharedModules.ts) rather than evaluated again for every cached lifecycle.
+ */
+export const WORKFLOW_BUNDLER_OPTIONS = { preloadModules: [require.resolve('../workflows/sharedModules')] };
+
 /** The worker section of temporal.yaml as the workers' limits. */
 export function workerLimitsFrom(worker: ConfigFile['worker']): WorkerLimits {
   return {
@@ -65,7 +71,10 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<[Wor
   };
   const workflows = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
-    : { workflowsPath: options.workflowsPath ?? require.resolve('../workflows') };
+    : {
+        workflowsPath: options.workflowsPath ?? require.resolve('../workflows'),
+        bundlerOptions: WORKFLOW_BUNDLER_OPTIONS,
+      };
   const main = await Worker.create({
     ...common,
     ...workflows,
