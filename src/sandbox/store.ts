@@ -47,12 +47,15 @@ export class SandboxStore {
   private readonly compactAfter: number;
   private generation = 0;
   private journalEntries = 0;
+  /** The journal length at which to check next whether it has outgrown the state. */
+  private nextCheck: number;
   private fd: number | undefined;
 
   constructor(file?: string, options: StoreOptions = {}) {
     this.file = file;
     this.journalFile = file?.replace(/(\.json)?$/, '.journal');
     this.compactAfter = options.compactAfter ?? 10_000;
+    this.nextCheck = this.compactAfter;
     this.data = emptyState();
     if (!file) return;
     mkdirSync(dirname(file), { recursive: true });
@@ -85,11 +88,12 @@ export class SandboxStore {
     if (this.fd === undefined) return;
     writeSync(this.fd, `${JSON.stringify(entry)}\n`);
     this.journalEntries++;
-    const objects =
-      Object.keys(this.data.contracts).length +
-      Object.keys(this.data.records).length +
-      Object.keys(this.data.bills).length;
-    if (this.journalEntries >= this.compactAfter && this.journalEntries > 2 * objects) this.compact();
+    if (this.journalEntries < this.nextCheck) return;
+    // Counting the objects is O(state), so it is done only when the journal may have outgrown them.
+    const { contracts, records, bills } = this.data;
+    const objects = Object.keys(contracts).length + Object.keys(records).length + Object.keys(bills).length;
+    if (this.journalEntries > 2 * objects) this.compact();
+    else this.nextCheck = 2 * objects + 1;
   }
 
   /** A new snapshot (durable before it replaces the old one), then a new, empty journal of its generation. */
@@ -102,6 +106,7 @@ export class SandboxStore {
     writeDurably(this.journalFile!, `${JSON.stringify(header)}\n`);
     this.fd = openSync(this.journalFile!, 'a', 0o600);
     this.journalEntries = 0;
+    this.nextCheck = this.compactAfter;
   }
 
   /** Replays the journal of this snapshot's generation (cutting off a torn last line), then appends to it. */
