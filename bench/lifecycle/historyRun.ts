@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
-import { addDays, shanghaiDateOf, shanghaiMidnight } from '../../src/domain/calendar';
+import { shanghaiDateOf, shanghaiMidnight } from '../../src/domain/calendar';
 import { markPolled, markScheduled, newInstallmentRecord } from '../../src/domain/installments';
-import { resolvePolicy, workflowIdFor, type RepaymentPlanInput } from '../../src/domain/plan';
+import { resolvePolicy, workflowIdFor } from '../../src/domain/plan';
 import { contractSlotMs } from '../../src/domain/spread';
 import { startSandbox } from '../../src/sandbox';
 import { registerSearchAttributes } from '../../src/servers/searchAttributes';
@@ -14,7 +14,7 @@ import { resolveTestServer } from '../../src/servers/provision';
 import { createWechatPayClient } from '../../src/wechatpay';
 import { Verifier } from '../../src/wechatpay/verifier';
 import { createWorkers, runWorkersUntil } from '../../src/worker';
-import { contractOf } from './liveRun';
+import { contractOf, monthlyPlan } from './liveRun';
 import { repaymentLifecycle } from '../../src/workflows';
 import { repaymentResultSignal, statusQuery } from '../../src/workflows/definitions';
 
@@ -56,18 +56,7 @@ export async function runLongLifecycle(progress: (line: string) => void): Promis
     });
     try {
       const today = shanghaiDateOf(await env.currentTimeMs());
-      const plan: RepaymentPlanInput = {
-        outContractCode: CODE,
-        contractId: `WXC${CODE}`,
-        appid: 'wxd678efh567hg6787',
-        openid: `o_${CODE}`,
-        signature: { mode: 'none' },
-        installments: Array.from({ length: 36 }, (_, k) => ({
-          repaymentAmount: '100000',
-          minRepaymentAmount: '5000',
-          repaymentDate: addDays(today, 20 + 30 * k),
-        })),
-      };
+      const plan = monthlyPlan(CODE, today, 36, 20);
       await sandbox.control.createContract(contractOf(plan));
       const workers = await createWorkers({
         connection: env.nativeConnection,
@@ -77,7 +66,7 @@ export async function runLongLifecycle(progress: (line: string) => void): Promis
         workflowsPath: require.resolve('../../src/workflows'),
       });
       const policy = resolvePolicy(undefined, undefined);
-      const handle = await runWorkersUntil(
+      const { handle, status } = await runWorkersUntil(
         workers,
         (async () => {
           const started = await env.client.workflow.start(repaymentLifecycle, {
@@ -86,12 +75,12 @@ export async function runLongLifecycle(progress: (line: string) => void): Promis
             args: [{ plan, policy, compensationTaskQueue: 'bench-history-compensation' }],
           });
           await payEachWhenDue(env, started, progress);
-          return started;
+          // The final status is the last run's result (a query would need the workers, which stop after this).
+          return { handle: started, status: await started.result() };
         })(),
       );
       const eventsPerRun = await eventsOfEveryRun(env, handle.workflowId, handle.firstExecutionRunId);
       const log = await sandbox.control.requestLog();
-      const status = await env.client.workflow.getHandle(handle.workflowId).query(statusQuery);
       const ids = status.installments.map((i) => i.outRecordId);
       const polls = ids.map((id) => log.filter((e) => e.endpoint === 'schedule-query' && e.path.includes(`/${id}?`)));
       const creates = ids.map((id) =>

@@ -102,19 +102,23 @@ export async function settle(worker: ChildProcess): Promise<void> {
   }
 }
 
-export function lifecyclePlan(i: number, today: string): RepaymentPlanInput {
-  const code = `BENCH${i}`;
+/** A monthly plan without a signature step: `installments` due every 30 days from `firstInDays` after today. */
+export function monthlyPlan(
+  code: string,
+  today: string,
+  installments: number,
+  firstInDays: number,
+): RepaymentPlanInput {
   return {
     outContractCode: code,
     contractId: `WXC${code}`,
     appid: APPID,
     openid: `o_${code}`,
     signature: { mode: 'none' },
-    // The first window is open (due in 3 days): created at once; the other eleven sleep for months.
-    installments: Array.from({ length: 12 }, (_, k) => ({
+    installments: Array.from({ length: installments }, (_, k) => ({
       repaymentAmount: '100000',
       minRepaymentAmount: '5000',
-      repaymentDate: addDays(today, 3 + 30 * k),
+      repaymentDate: addDays(today, firstInDays + 30 * k),
     })),
   };
 }
@@ -147,7 +151,8 @@ export async function runLifecycles(
 ): Promise<LifecycleRunResult> {
   const control = new SandboxControlClient(sandbox.primaryUrl);
   const today = shanghaiDateOf(Date.now());
-  const plans = Array.from({ length: count }, (_, i) => lifecyclePlan(i, today));
+  // The first window is open (due in 3 days): created at once; the other eleven sleep for months.
+  const plans = Array.from({ length: count }, (_, i) => monthlyPlan(`BENCH${i}`, today, 12, 3));
   await inParallel(count, 8, (i) => control.createContract(contractOf(plans[i]!)));
   await settle(worker);
   const idleRssMiB = usage(worker.pid!).rssMiB;

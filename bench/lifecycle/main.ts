@@ -88,6 +88,7 @@ async function main(): Promise<void> {
   const baselineWorker = await startWorkerProcess(root, 'baseline', configFile, execArgv);
   const baseline = await runBaseline(server.address, sandbox, baselineWorker, opts.lifecycles, opts.concurrency);
   await stop(baselineWorker);
+  say(`yardstick: ${JSON.stringify(baseline)}`);
 
   say(`lifecycles: ${opts.lifecycles}, worker cache ${opts.cache}`);
   const worker = await startWorkerProcess(root, 'product', configFile, execArgv);
@@ -111,6 +112,7 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     await close();
   }
+  say(`lifecycles: ${JSON.stringify(lifecycles)}; wake-ups: ${JSON.stringify(wake)}`);
   await stop(worker);
   await stop(sandbox.child);
   await stop(server.child);

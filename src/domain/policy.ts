@@ -39,6 +39,10 @@ export const LifecyclePolicySchema = z.strictObject({
   /** A DUE installment with no reported result after this many days raises an alert (RESULT_OVERDUE). */
   resultDeadlineDays: z.number().int().min(1).max(90),
   onRepaymentFailed: z.enum(['terminate', 'continue']),
+  /**
+   * A run continues as new once its history holds this many events (at a quiescent point). Shorter runs replay
+   * faster when an evicted lifecycle wakes (README "Performance"); each new run carries the whole state.
+   */
   continueAsNewAfterEvents: z.number().int().min(200).max(40_000),
   /** Wait between attempts when the terminate call fails with a non-retryable error (retryable ones retry in the activity). */
   terminationRetryMinutes: z
@@ -100,7 +104,7 @@ export const DEFAULT_LIFECYCLE_POLICY: Readonly<LifecyclePolicy> = Object.freeze
   spreadMinutes: DEFAULT_SPREAD.minutes,
   resultDeadlineDays: 7,
   onRepaymentFailed: 'terminate',
-  continueAsNewAfterEvents: 4000,
+  continueAsNewAfterEvents: 1500,
   terminationRetryMinutes: 60,
   compensationPollIntervalSeconds: 600,
   compensationNotFoundHours: 24,
