@@ -17,7 +17,7 @@ export function lineChartPng(
   title: string,
   axes: { x: string; y: string },
   series: Series[],
-  options: { step?: boolean } = {},
+  options: { logY?: boolean } = {},
 ): void {
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: 1000, height: 420 });
   chart.setOption({
@@ -26,13 +26,15 @@ export function lineChartPng(
     legend: { bottom: 4 },
     grid: { left: 70, right: 40, top: 50, bottom: 70 },
     xAxis: { type: 'value', name: axes.x, nameLocation: 'middle', nameGap: 28, min: 'dataMin', max: 'dataMax' },
-    yAxis: { type: 'value', name: axes.y, nameLocation: 'middle', nameGap: 50 },
+    yAxis: { type: options.logY ? 'log' : 'value', name: axes.y, nameLocation: 'middle', nameGap: 50 },
     series: series.map((s) => ({
       name: s.name,
       type: 'line',
-      showSymbol: false,
-      step: options.step ? 'end' : undefined,
-      data: s.points,
+      // A series of a few points (a burst) would not show as a line.
+      showSymbol: s.points.filter(([, y]) => y > 0).length < 50,
+      symbolSize: 8,
+      // A log axis has no 0: those points are left out (a gap).
+      data: options.logY ? s.points.map(([x, y]) => [x, y > 0 ? y : null]) : s.points,
     })),
   });
   const svg = chart.renderToSVGString();
