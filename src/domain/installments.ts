@@ -1,7 +1,7 @@
 import { DAY_MS, shanghaiMidnight } from './calendar';
 import { fnv1a64 } from './hash';
 import type { Installment } from './plan';
-import type { LifecyclePolicy } from './policy';
+import { pollIntervalMs, type LifecyclePolicy } from './policy';
 import { spreadCreateAt, spreadNextPollAt } from './spread';
 import { isFinalInstallment, type InstallmentRecord, type PollResult, type RepaymentResult } from './status';
 
@@ -13,8 +13,6 @@ import { isFinalInstallment, type InstallmentRecord, type PollResult, type Repay
  * `slotMs` is the contract's instant of the day (src/domain/spread.ts) on lifecycles that carry patch
  * `spread-window-and-polls`; without it (lifecycles begun before) creates fall at 00:00 and polls drift by a jitter.
  */
-
-const HOUR_MS = 3_600_000;
 
 export type InstallmentAction = 'schedule' | 'poll' | 'due' | 'result-overdue';
 
@@ -81,9 +79,7 @@ function nextPollAt(
 ): number {
   if (slotMs !== undefined) return spreadNextPollAt(record.repaymentDate, fromMs, policy, slotMs);
   const poll =
-    fromMs +
-    policy.pollIntervalHours * HOUR_MS +
-    pollJitterMs(record.outRecordId, record.pollCount, policy.pollJitterSeconds);
+    fromMs + pollIntervalMs(policy) + pollJitterMs(record.outRecordId, record.pollCount, policy.pollJitterSeconds);
   return Math.min(poll, dueAt(record.repaymentDate));
 }
 

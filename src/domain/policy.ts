@@ -2,6 +2,17 @@ import { z } from 'zod';
 import { DEFAULT_EVIDENCE_CODES } from './failurePolicy';
 
 /**
+ * A demo's time scale (`npm run demo`), never a production setting: a scheduled record is polled every
+ * `pollIntervalSeconds` instead of every `pollIntervalHours`. Only an explicit `startLifecycle(plan, { demo })` of the
+ * lender client sets it; a plan's own `policy` and temporal.yaml's `lifecycle:` cannot (PartialLifecyclePolicySchema
+ * leaves it out), so the production minimum of one hour stays the rule everywhere else.
+ */
+export const DemoTimeScaleSchema = z.strictObject({
+  pollIntervalSeconds: z.number().int().min(5).max(3600),
+});
+export type DemoTimeScale = z.infer<typeof DemoTimeScaleSchema>;
+
+/**
  * How a lifecycle behaves in time. Defaults here; temporal.yaml's `lifecycle:` section (read by the client)
  * and a plan's own `policy` override them, in that order.
  */
@@ -85,6 +96,8 @@ export const LifecyclePolicySchema = z.strictObject({
     .max(30 * 24 * 60),
   /** What a verified refusal of a schedule record (evidence) leads to: terminate the contract, or an alert. */
   onScheduleRefused: z.enum(['terminate', 'alert']),
+  /** Present only on a demo's lifecycle (see DemoTimeScaleSchema). */
+  demo: DemoTimeScaleSchema.optional(),
 });
 
 export type LifecyclePolicy = z.infer<typeof LifecyclePolicySchema>;
@@ -115,5 +128,10 @@ export const DEFAULT_LIFECYCLE_POLICY: Readonly<LifecyclePolicy> = Object.freeze
   onScheduleRefused: 'terminate',
 });
 
-export const PartialLifecyclePolicySchema = LifecyclePolicySchema.partial();
+export const PartialLifecyclePolicySchema = LifecyclePolicySchema.omit({ demo: true }).partial();
 export type PartialLifecyclePolicy = z.infer<typeof PartialLifecyclePolicySchema>;
+
+/** The time between two polls of a scheduled record (before its jitter). */
+export function pollIntervalMs(policy: Pick<LifecyclePolicy, 'demo' | 'pollIntervalHours'>): number {
+  return policy.demo ? policy.demo.pollIntervalSeconds * 1000 : policy.pollIntervalHours * 3_600_000;
+}

@@ -1,6 +1,6 @@
 import { DAY_MS, shanghaiMidnight } from './calendar';
 import { fnv1a64 } from './hash';
-import { DEFAULT_SPREAD, MAX_EFFECTIVE_LEAD_DAYS, type LifecyclePolicy } from './policy';
+import { DEFAULT_SPREAD, MAX_EFFECTIVE_LEAD_DAYS, pollIntervalMs, type LifecyclePolicy } from './policy';
 
 /**
  * Spreading a book's daily work over hours (patch `spread-window-and-polls`). Each contract gets its own instant of
@@ -18,7 +18,7 @@ const SPREAD_SEED = 'spread-window-and-polls/v1';
 
 export type SpreadPolicy = Pick<
   LifecyclePolicy,
-  'scheduleLeadDays' | 'pollIntervalHours' | 'spreadStartMinutes' | 'spreadMinutes'
+  'scheduleLeadDays' | 'pollIntervalHours' | 'demo' | 'spreadStartMinutes' | 'spreadMinutes'
 >;
 
 /**
@@ -48,7 +48,7 @@ export function spreadCreateAt(repaymentDate: string, policy: SpreadPolicy, slot
  */
 export function spreadNextPollAt(repaymentDate: string, fromMs: number, policy: SpreadPolicy, slotMs: number): number {
   const anchor = spreadCreateAt(repaymentDate, policy, slotMs);
-  const interval = policy.pollIntervalHours * 3_600_000;
+  const interval = pollIntervalMs(policy); // a demo's seconds, else pollIntervalHours
   const intervals = Math.max(1, Math.floor((fromMs - anchor) / interval) + 1);
   return Math.min(anchor + intervals * interval, shanghaiMidnight(repaymentDate));
 }

@@ -2,6 +2,7 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { SPREAD_PATCH } from '../../src/domain/spread';
 import { WORKFLOW_BUNDLER_OPTIONS } from '../../src/worker';
 import { EVIDENCE_ONLY_PATCH } from '../../src/workflows/lifecycle/legacy';
+import { LENDER_EVENTS_PATCH } from '../../src/workflows/lifecycle/lenderEvents';
 import { LEGACY_HISTORIES_DIR, loadRecordedHistories } from './recordHistory';
 
 /**
@@ -10,7 +11,7 @@ import { LEGACY_HISTORIES_DIR, loadRecordedHistories } from './recordHistory';
  * patch are covered: test/histories/legacy/ was recorded before the patches, test/histories/ after them.
  */
 
-const PATCHES = [EVIDENCE_ONLY_PATCH, 'bill-tracker-retries-infrastructure', SPREAD_PATCH];
+const PATCHES = [EVIDENCE_ONLY_PATCH, 'bill-tracker-retries-infrastructure', LENDER_EVENTS_PATCH, SPREAD_PATCH];
 
 it('replays every recorded history without non-determinism', async () => {
   const histories = loadRecordedHistories();

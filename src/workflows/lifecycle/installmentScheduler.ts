@@ -50,6 +50,7 @@ export class InstallmentScheduler {
         case 'due':
           markDue(record, core.policy);
           core.faults.clearInstallment(record.outRecordId, ['poll']);
+          core.events.installmentDue(record);
           break;
         case 'result-overdue':
           this.resultOverdue(record, now);
@@ -119,6 +120,7 @@ export class InstallmentScheduler {
     }
     core.faults.clear(faultKey('create', record.outRecordId));
     markScheduled(record, Date.now(), core.policy, this.slotMs);
+    core.events.installmentScheduled(record, stored);
   }
 
   /** The record as WeChat Pay holds it, undefined when verifiably absent, 'retry' when the query itself failed. */
@@ -161,6 +163,7 @@ export class InstallmentScheduler {
     if (core.policy.onScheduleRefused === 'terminate') {
       core.faults.clearInstallment(record.outRecordId);
       markFailed(record, message);
+      core.events.installmentRefused(record);
       core.requestStop({
         kind: 'failure',
         evidence: 'SCHEDULE_REFUSED',
