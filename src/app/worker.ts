@@ -5,7 +5,7 @@ import { createActivities } from '../activities';
 import { createLenderEventActivities } from '../activities/lenderEvents';
 import { registerSearchAttributes } from '../servers/searchAttributes';
 import { tracingFor } from '../tracing';
-import { createWorkers } from '../worker';
+import { createWorkers, workerLimitsFrom } from '../worker';
 import { startAlertGauge } from './alertGauge';
 import type { JsonLogger } from './logger';
 import { wechatpayClientFromConfig } from './wechatpay';
@@ -91,11 +91,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
       workflowsPath: require.resolve('../workflows'),
       dataConverter: config.temporal.dataConverter,
       ...(tracing ? { tracing: tracing.workerOptions } : {}),
-      limits: {
-        maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
-        maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTaskExecutions,
-        compensationActivitiesPerSecond: config.worker.compensationActivitiesPerSecond,
-      },
+      limits: workerLimitsFrom(config.worker),
     });
   } catch (err) {
     wechatpay?.close();

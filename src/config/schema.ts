@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PartialLifecyclePolicySchema } from '../domain/policy';
+import { MAX_EFFECTIVE_LEAD_DAYS, PartialLifecyclePolicySchema } from '../domain/policy';
 
 /**
  * The shape of temporal.yaml. Every object is strict (an unknown key is an error, so a typo never silently
@@ -157,6 +157,12 @@ export const CodecServerSectionSchema = z
     path: ['tokenFile'],
   });
 
+/** Sized on this project's bench (README "Performance"): ≈ 1.5 MiB per cached lifecycle over a ≈ 300 MiB worker. */
+export const WORKER_CACHE_DEFAULTS = {
+  maxCachedWorkflows: 400,
+  stickyQueueScheduleToStartTimeoutMs: 10_000,
+};
+
 export const SandboxSectionSchema = z
   .object({
     port: port.default(0),
@@ -173,11 +179,29 @@ export const WorkerSectionSchema = z
     metricsHost: z.string().min(1).default('127.0.0.1'),
     maxConcurrentActivityTaskExecutions: positiveInt.default(200),
     maxConcurrentWorkflowTaskExecutions: positiveInt.default(40),
+    /**
+     * Lifecycles kept in memory between their tasks (the sticky cache). Each costs about 1.5 MiB of worker memory;
+     * one that is not cached replays its history when it wakes (README "Performance"). The default keeps the worker
+     * within about 1 GiB however many lifecycles sleep; 0 disables the cache (every task replays).
+     */
+    maxCachedWorkflows: z.number().int().min(0).default(WORKER_CACHE_DEFAULTS.maxCachedWorkflows),
+    /** How long a cached lifecycle's task waits for this worker before any worker takes it (and replays it). */
+    stickyQueueScheduleToStartTimeoutMs: positiveInt
+      .min(1_000, 'must be at least 1000')
+      .default(WORKER_CACHE_DEFAULTS.stickyQueueScheduleToStartTimeoutMs),
     /** Server-side limit across all workers of the compensation queue (WeChat Pay allows 100/s per merchant). */
     compensationActivitiesPerSecond: z.number().positive().max(100).default(100),
     logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   })
-  .strict();
+  .strict()
+  // The SDK would silently lower the task slots to the cache size; a deployment should know.
+  .refine(
+    (w) => w.maxCachedWorkflows === 0 || w.maxCachedWorkflows >= Math.max(2, w.maxConcurrentWorkflowTaskExecutions),
+    {
+      path: ['maxCachedWorkflows'],
+      message: 'must be 0 (no cache) or at least 2 and at least maxConcurrentWorkflowTaskExecutions',
+    },
+  );
 
 /** Our own headers, which the configured ones may not replace. */
 const RESERVED_EVENT_HEADERS = /^(content-type|content-length|host|user-agent|lender-event-.*)$/i;
@@ -221,7 +245,13 @@ export const ConfigFileSchema = z
     worker: WorkerSectionSchema.default(WorkerSectionSchema.parse({})),
     lender: LenderSectionSchema.default(LenderSectionSchema.parse({})),
     /** Defaults of the lifecycle policy (each plan may override them): the domain's own policy rules. */
-    lifecycle: PartialLifecyclePolicySchema.default({}),
+    lifecycle: PartialLifecyclePolicySchema.refine(
+      (policy) => (policy.scheduleLeadDays ?? 0) <= MAX_EFFECTIVE_LEAD_DAYS,
+      {
+        path: ['scheduleLeadDays'],
+        message: `must be at most ${MAX_EFFECTIVE_LEAD_DAYS} (the create must land strictly inside the 14-day window)`,
+      },
+    ).default({}),
   })
   .strict();
 

@@ -2,12 +2,16 @@ import { DAY_MS, shanghaiMidnight } from './calendar';
 import { fnv1a64 } from './hash';
 import type { Installment } from './plan';
 import { pollIntervalMs, type LifecyclePolicy } from './policy';
+import { spreadCreateAt, spreadNextPollAt } from './spread';
 import { isFinalInstallment, type InstallmentRecord, type PollResult, type RepaymentResult } from './status';
 
 /**
  * The per-installment state machine, WAITING → SCHEDULED → POLLING → DUE → SETTLED | FAILED (and MISSED, SKIPPED
  * by an operator's decision), as pure functions over plain records. The workflow decides when to call them; they
  * decide what comes next and when.
+ *
+ * `slotMs` is the contract's instant of the day (src/domain/spread.ts) on lifecycles that carry patch
+ * `spread-window-and-polls`; without it (lifecycles begun before) creates fall at 00:00 and polls drift by a jitter.
  */
 
 export type InstallmentAction = 'schedule' | 'poll' | 'due' | 'result-overdue';
@@ -30,18 +34,25 @@ export function pollJitterMs(outRecordId: string, pollNumber: number, jitterSeco
   return Number(fnv1a64(`${outRecordId}#poll${pollNumber}`) % BigInt(jitterSeconds + 1)) * 1000;
 }
 
-export function newInstallmentRecord(item: Installment, policy: LifecyclePolicy): InstallmentRecord {
+/** When the record's create is planned: its window's opening, or (spread) the contract's instant of that day. */
+function createAt(repaymentDate: string, policy: LifecyclePolicy, slotMs: number | undefined): number {
+  return slotMs === undefined
+    ? windowOpensAt(repaymentDate, policy.scheduleLeadDays)
+    : spreadCreateAt(repaymentDate, policy, slotMs);
+}
+
+export function newInstallmentRecord(item: Installment, policy: LifecyclePolicy, slotMs?: number): InstallmentRecord {
   return {
     ...item,
     state: 'WAITING',
     pollCount: 0,
-    nextActionAt: iso(windowOpensAt(item.repaymentDate, policy.scheduleLeadDays)),
+    nextActionAt: iso(createAt(item.repaymentDate, policy, slotMs)),
   };
 }
 
 /** Re-derives the next action time of a WAITING record whose date changed. */
-export function rescheduleWaiting(record: InstallmentRecord, policy: LifecyclePolicy): void {
-  record.nextActionAt = iso(windowOpensAt(record.repaymentDate, policy.scheduleLeadDays));
+export function rescheduleWaiting(record: InstallmentRecord, policy: LifecyclePolicy, slotMs?: number): void {
+  record.nextActionAt = iso(createAt(record.repaymentDate, policy, slotMs));
 }
 
 /** The action a record needs at `nowMs`, if any. */
@@ -60,16 +71,27 @@ export function actionDue(record: InstallmentRecord, nowMs: number): Installment
   }
 }
 
-function nextPollAt(record: InstallmentRecord, fromMs: number, policy: LifecyclePolicy): number {
+function nextPollAt(
+  record: InstallmentRecord,
+  fromMs: number,
+  policy: LifecyclePolicy,
+  slotMs: number | undefined,
+): number {
+  if (slotMs !== undefined) return spreadNextPollAt(record.repaymentDate, fromMs, policy, slotMs);
   const poll =
     fromMs + pollIntervalMs(policy) + pollJitterMs(record.outRecordId, record.pollCount, policy.pollJitterSeconds);
   return Math.min(poll, dueAt(record.repaymentDate));
 }
 
-export function markScheduled(record: InstallmentRecord, nowMs: number, policy: LifecyclePolicy): void {
+export function markScheduled(
+  record: InstallmentRecord,
+  nowMs: number,
+  policy: LifecyclePolicy,
+  slotMs?: number,
+): void {
   record.state = 'SCHEDULED';
   record.scheduledAt = iso(nowMs);
-  record.nextActionAt = iso(nextPollAt(record, nowMs, policy));
+  record.nextActionAt = iso(nextPollAt(record, nowMs, policy, slotMs));
 }
 
 export function markPolled(
@@ -77,6 +99,7 @@ export function markPolled(
   nowMs: number,
   result: PollResult,
   policy: LifecyclePolicy,
+  slotMs?: number,
 ): void {
   record.pollCount += 1;
   record.lastPollAt = iso(nowMs);
@@ -84,7 +107,7 @@ export function markPolled(
   // A changed record keeps being polled (it may be put right); a missing one is the caller's to decide.
   if (result !== 'MISSING') {
     record.state = 'POLLING';
-    record.nextActionAt = iso(nextPollAt(record, nowMs, policy));
+    record.nextActionAt = iso(nextPollAt(record, nowMs, policy, slotMs));
   }
 }
 

@@ -154,6 +154,8 @@ export function applyModification(
   records: InstallmentRecord[],
   mod: CheckedModification,
   policy: LifecyclePolicy,
+  /** The contract's instant of the day when the lifecycle spreads its calls (installments.ts). */
+  slotMs?: number,
 ): void {
   for (const change of mod.reschedule) {
     const record = records.find((r) => r.outRecordId === change.outRecordId);
@@ -163,7 +165,7 @@ export function applyModification(
     record.minRepaymentAmount = change.minRepaymentAmount;
     // A MISSED installment moved to a new date waits for its new window.
     record.state = 'WAITING';
-    rescheduleWaiting(record, policy);
+    rescheduleWaiting(record, policy, slotMs);
   }
-  for (const item of mod.add) records.push(newInstallmentRecord(item, policy));
+  for (const item of mod.add) records.push(newInstallmentRecord(item, policy, slotMs));
 }

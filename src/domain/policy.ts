@@ -23,18 +23,37 @@ export const LifecyclePolicySchema = z.strictObject({
     .min(1)
     .max(24 * 90),
   signingPollIntervalSeconds: z.number().int().min(10).max(86_400),
-  /** The window opens at repaymentDate − lead, 00:00 Asia/Shanghai; the live API accepts dates day+1..day+14. */
+  /**
+   * The window opens at repaymentDate − lead, 00:00 Asia/Shanghai; the live API accepts dates day+1..day+14. At most
+   * 13 is used (MAX_EFFECTIVE_LEAD_DAYS), so that the create lands strictly inside the window; 14 stays valid here
+   * because lifecycles started with it re-check their input on replay and continue-as-new (temporal.yaml refuses it).
+   */
   scheduleLeadDays: z.number().int().min(1).max(14),
   pollIntervalHours: z
     .number()
     .int()
     .min(1)
     .max(24 * 14),
-  /** Polls are spread over this many seconds (derived from the record id) so contracts do not poll in lockstep. */
+  /**
+   * Contract checks (and the polls of lifecycles begun before the spread below) are spread over this many seconds,
+   * derived from the record id, so contracts do not call in lockstep.
+   */
   pollJitterSeconds: z.number().int().min(0).max(86_400),
+  /**
+   * Each contract creates and polls at its own instant of the day (src/domain/spread.ts), spread over spreadMinutes
+   * from spreadStartMinutes after 00:00 Asia/Shanghai. Together at most 22 h: the create stays on the window's first
+   * day, before the repayment date. Optional: a policy pinned before they existed must still count as whole (the
+   * workflow re-checks its input on replay); src/domain/spread.ts then uses the defaults.
+   */
+  spreadStartMinutes: z.number().int().min(0).max(600).optional(),
+  spreadMinutes: z.number().int().min(0).max(720).optional(),
   /** A DUE installment with no reported result after this many days raises an alert (RESULT_OVERDUE). */
   resultDeadlineDays: z.number().int().min(1).max(90),
   onRepaymentFailed: z.enum(['terminate', 'continue']),
+  /**
+   * A run continues as new once its history holds this many events (at a quiescent point). Shorter runs replay
+   * faster when an evicted lifecycle wakes (README "Performance"); each new run carries the whole state.
+   */
   continueAsNewAfterEvents: z.number().int().min(200).max(40_000),
   /** Wait between attempts when the terminate call fails with a non-retryable error (retryable ones retry in the activity). */
   terminationRetryMinutes: z
@@ -83,15 +102,22 @@ export const LifecyclePolicySchema = z.strictObject({
 
 export type LifecyclePolicy = z.infer<typeof LifecyclePolicySchema>;
 
+/** The longest lead a schedule create is planned with (with 14 it would sit on the window's last day). */
+export const MAX_EFFECTIVE_LEAD_DAYS = 13;
+/** Creates and polls spread over 00:30-04:30 Asia/Shanghai by default. */
+export const DEFAULT_SPREAD = { startMinutes: 30, minutes: 240 } as const;
+
 export const DEFAULT_LIFECYCLE_POLICY: Readonly<LifecyclePolicy> = Object.freeze({
   signingDeadlineHours: 72,
   signingPollIntervalSeconds: 300,
   scheduleLeadDays: 7,
   pollIntervalHours: 24,
   pollJitterSeconds: 3600,
+  spreadStartMinutes: DEFAULT_SPREAD.startMinutes,
+  spreadMinutes: DEFAULT_SPREAD.minutes,
   resultDeadlineDays: 7,
   onRepaymentFailed: 'terminate',
-  continueAsNewAfterEvents: 4000,
+  continueAsNewAfterEvents: 1500,
   terminationRetryMinutes: 60,
   compensationPollIntervalSeconds: 600,
   compensationNotFoundHours: 24,
@@ -106,6 +132,6 @@ export const PartialLifecyclePolicySchema = LifecyclePolicySchema.omit({ demo: t
 export type PartialLifecyclePolicy = z.infer<typeof PartialLifecyclePolicySchema>;
 
 /** The time between two polls of a scheduled record (before its jitter). */
-export function pollIntervalMs(policy: LifecyclePolicy): number {
+export function pollIntervalMs(policy: Pick<LifecyclePolicy, 'demo' | 'pollIntervalHours'>): number {
   return policy.demo ? policy.demo.pollIntervalSeconds * 1000 : policy.pollIntervalHours * 3_600_000;
 }

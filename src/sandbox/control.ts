@@ -143,7 +143,7 @@ export class SandboxControl {
       contract.signed_time = shanghaiTimestamp(await this.deps.businessNow());
     }
     contracts[contract.out_contract_code] = contract;
-    this.deps.store.changed();
+    this.deps.store.changed('contracts', contract.out_contract_code);
     return { ...contract };
   }
 
@@ -158,7 +158,7 @@ export class SandboxControl {
       throw transition(`contract ${outContractCode} is ${contract.state}, not UNSIGNED`);
     contract.state = 'AUTHORIZED';
     contract.signed_time = shanghaiTimestamp(await this.deps.businessNow());
-    this.deps.store.changed();
+    this.deps.store.changed('contracts', outContractCode);
     return { ...contract };
   }
 
@@ -173,7 +173,7 @@ export class SandboxControl {
     contract.terminated_time = shanghaiTimestamp(await this.deps.businessNow());
     contract.termination_mode = 'BY_USER';
     contract.termination_remark = remark;
-    this.deps.store.changed();
+    this.deps.store.changed('contracts', outContractCode);
     return { ...contract };
   }
 
@@ -194,14 +194,14 @@ export class SandboxControl {
       throw paramError('min_repayment_amount', 'EXCEEDS_REPAYMENT_AMOUNT', 'must not exceed repayment_amount');
     }
     this.deps.store.data.records[outRecordId] = next;
-    this.deps.store.changed();
+    this.deps.store.changed('records', outRecordId);
     return { ...next };
   }
 
   async deleteRecord(outRecordId: string): Promise<void> {
     this.record(outRecordId);
     delete this.deps.store.data.records[outRecordId];
-    this.deps.store.changed();
+    this.deps.store.changed('records', outRecordId);
   }
 
   // ---- compensation bills ----
@@ -222,7 +222,7 @@ export class SandboxControl {
     };
     if (b.state !== undefined && b.state !== 'ACCEPTED') await this.applyBillState(bill, b.state, b.closeReason);
     bills[bill.out_bill_no] = bill;
-    this.deps.store.changed();
+    this.deps.store.changed('bills', bill.out_bill_no);
     return { ...bill };
   }
 
@@ -237,7 +237,7 @@ export class SandboxControl {
     const next = { ...bill };
     await this.applyBillState(next, target, closeReason);
     this.deps.store.data.bills[outBillNo] = next;
-    this.deps.store.changed();
+    this.deps.store.changed('bills', outBillNo);
     return { ...next };
   }
 
@@ -294,7 +294,7 @@ export class SandboxControl {
   /** Shifts the business clock (schedule window, bill and contract times) by `offsetMs` from its source. */
   async setClockOffset(offsetMs: number): Promise<{ offsetMs: number; businessTime: string }> {
     this.deps.store.data.clockOffsetMs = parse(z.number().int(), offsetMs, 'offsetMs');
-    this.deps.store.changed();
+    this.deps.store.clockChanged();
     return {
       offsetMs: this.deps.store.data.clockOffsetMs,
       businessTime: shanghaiTimestamp(await this.deps.businessNow()),

@@ -134,9 +134,9 @@ async function createScheduleRecords(ctx: EndpointContext, { body }: EndpointInp
       created_time: shanghaiTimestamp(now),
     };
     ctx.store.data.records[record.out_record_id] = record;
+    ctx.store.changed('records', record.out_record_id);
     return record;
   });
-  ctx.store.changed();
   return { schedule_records: created.map((r) => recordAnswer(r, true)) };
 }
 
@@ -266,7 +266,7 @@ async function terminateContract(ctx: EndpointContext, { body }: EndpointInput):
   contract.terminated_time = shanghaiTimestamp(await ctx.businessNow());
   contract.termination_mode = 'BY_MERCHANT';
   contract.termination_remark = remark;
-  ctx.store.changed();
+  ctx.store.changed('contracts', code);
   return { contract_info: contractInfo(contract) };
 }
 

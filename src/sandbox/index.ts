@@ -25,7 +25,10 @@ export interface SandboxOptions {
   backupPort?: number;
   /** Keys and state; default `.sandbox` under process.cwd(). Keys are generated on first start. */
   dataDir?: string;
-  /** Default false; when true the state is saved to `<dataDir>/state.json` on every change and loaded at start. */
+  /**
+   * Default false; when true every change is journaled to `<dataDir>/state.journal` (folded into
+   * `<dataDir>/state.json` now and then) and the state is loaded at start (store.ts).
+   */
   persist?: boolean;
   /** Default '1900000001'. */
   mchid?: string;
@@ -156,7 +159,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         backupUrl,
       }),
     control,
-    close: () => server.close(),
+    close: async () => {
+      await server.close();
+      store.close();
+    },
   };
 }
 

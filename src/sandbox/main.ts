@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     say(`  platform certificate: ${cert.serial}${cert.signing ? ' (signing)' : ''}  (${cert.certificatePath})`);
   }
   say(`  APIv3 key:    ${sandbox.apiV3KeyPath}  (mode 0600; seals the certificates of GET /v3/certificates)`);
-  say(`  state:        ${opts.persist ? `${opts.dataDir}/state.json` : 'in memory'}`);
+  say(`  state:        ${opts.persist ? `${opts.dataDir}/state.json + state.journal` : 'in memory'}`);
   say('');
   say('temporal.yaml section for a worker (the ports hold while this process runs):');
   say(sandbox.configSnippet());

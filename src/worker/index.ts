@@ -1,6 +1,7 @@
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { RepaymentActivities } from '../activities';
+import type { ConfigFile } from '../config/schema';
 import type { LenderEventActivities } from '../activities/lenderEvents';
 import type { WorkerTracingOptions } from '../tracing';
 
@@ -18,6 +19,9 @@ export const COMPENSATION_CALLS_PER_SECOND = 100;
 export interface WorkerLimits {
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
+  /** The sticky cache: lifecycles kept in memory between tasks (temporal.yaml `worker.maxCachedWorkflows`). */
+  maxCachedWorkflows?: number;
+  stickyQueueScheduleToStartTimeoutMs?: number;
   /** Server-side limit of the compensation queue, for all workers together (default 100/s, the API's limit). */
   compensationActivitiesPerSecond?: number;
 }
@@ -43,6 +47,23 @@ export interface CreateWorkersOptions {
   lenderEvents?: { activities: LenderEventActivities; taskQueue: string; maxConcurrentDeliveries: number };
 }
 
+/**
+ * How the worker bundles workflow code (also for tests that bundle themselves): zod is loaded once per workflow
+ * thread and shared (src/workflows/sharedModules.ts) rather than evaluated again for every cached lifecycle.
+ */
+export const WORKFLOW_BUNDLER_OPTIONS = { preloadModules: [require.resolve('../workflows/sharedModules')] };
+
+/** The worker section of temporal.yaml as the workers' limits. */
+export function workerLimitsFrom(worker: ConfigFile['worker']): WorkerLimits {
+  return {
+    maxConcurrentActivityTaskExecutions: worker.maxConcurrentActivityTaskExecutions,
+    maxConcurrentWorkflowTaskExecutions: worker.maxConcurrentWorkflowTaskExecutions,
+    maxCachedWorkflows: worker.maxCachedWorkflows,
+    stickyQueueScheduleToStartTimeoutMs: worker.stickyQueueScheduleToStartTimeoutMs,
+    compensationActivitiesPerSecond: worker.compensationActivitiesPerSecond,
+  };
+}
+
 /** Every lifecycle asks this (a local activity) once per run; the answer without lender events. */
 export const lenderEventsOff = async (): Promise<null> => null;
 
@@ -58,7 +79,10 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<[Wor
   };
   const workflows = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
-    : { workflowsPath: options.workflowsPath ?? require.resolve('../workflows') };
+    : {
+        workflowsPath: options.workflowsPath ?? require.resolve('../workflows'),
+        bundlerOptions: WORKFLOW_BUNDLER_OPTIONS,
+      };
   const main = await Worker.create({
     ...common,
     ...workflows,
@@ -72,6 +96,10 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<[Wor
       : {}),
     ...(limits.maxConcurrentWorkflowTaskExecutions
       ? { maxConcurrentWorkflowTaskExecutions: limits.maxConcurrentWorkflowTaskExecutions }
+      : {}),
+    ...(limits.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: limits.maxCachedWorkflows } : {}),
+    ...(limits.stickyQueueScheduleToStartTimeoutMs
+      ? { stickyQueueScheduleToStartTimeout: limits.stickyQueueScheduleToStartTimeoutMs }
       : {}),
   });
   const compensation = await Worker.create({

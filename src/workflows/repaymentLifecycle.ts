@@ -15,6 +15,7 @@ import { classifyFailure, type ClassifiedFailure } from '../domain/failurePolicy
 import { newInstallmentRecord } from '../domain/installments';
 import { parsePlan, PlanValidationError, resolvePolicy, workflowIdFor, type RepaymentPlan } from '../domain/plan';
 import { LifecyclePolicySchema, type LifecyclePolicy } from '../domain/policy';
+import { contractSlotMs, SPREAD_PATCH } from '../domain/spread';
 import { OutContractCode, WechatContractId } from '../domain/searchAttributes';
 import {
   isFinalBill,
@@ -40,7 +41,9 @@ import { Visibility } from './lifecycle/visibility';
  * timers, child workflows, search-attribute upserts) or their order must be guarded with
  * `if (patched('short-change-id')) { new } else { old }`, later `deprecatePatch`, and a new replay history
  * recorded into test/histories/. Patched so far: strict-termination-confirmation, evidence-only-failures
- * (decided once per run, at its start: see lifecycle/legacy.ts), lender-events (likewise: lifecycle/lenderEvents.ts).
+ * (decided once per run, at its start: see lifecycle/legacy.ts), lender-events (likewise: lifecycle/lenderEvents.ts),
+ * spread-window-and-polls (likewise: creates and polls at the contract's own instant of the day,
+ * src/domain/spread.ts).
  */
 
 const nowIso = (): string => new Date(Date.now()).toISOString();
@@ -74,6 +77,8 @@ function validateStart(input: LifecycleInput): { plan: RepaymentPlan; policy: Li
 class Lifecycle implements MessageHost {
   readonly state: CarriedState;
   readonly legacy: boolean;
+  /** The contract's instant of the day for creates and polls; undefined on runs without SPREAD_PATCH. */
+  readonly slotMs: number | undefined;
   readonly faults: FaultBook;
   readonly events: LenderEvents;
   private readonly inFlight = new Map<string, { kind: ActionKind; done: Promise<void> }>();
@@ -97,10 +102,11 @@ class Lifecycle implements MessageHost {
     readonly policy: LifecyclePolicy,
   ) {
     this.legacy = !patched(EVIDENCE_ONLY_PATCH);
+    this.slotMs = !this.legacy && patched(SPREAD_PATCH) ? contractSlotMs(plan.outContractCode, policy) : undefined;
     this.state = input.carried ?? {
       signed: plan.signature.mode === 'none',
       signingStartedAt: nowIso(),
-      installments: plan.installments.map((item) => newInstallmentRecord(item, policy)),
+      installments: plan.installments.map((item) => newInstallmentRecord(item, policy, this.slotMs)),
       compensationBills: [],
       continuedAsNewCount: 0,
     };
@@ -116,7 +122,7 @@ class Lifecycle implements MessageHost {
     });
     if (!input.carried) this.events.lifecycleStarted();
     this.signing = new SigningStep(this);
-    this.scheduler = new InstallmentScheduler(this, this.signing);
+    this.scheduler = new InstallmentScheduler(this, this.signing, this.slotMs);
     this.termination = new TerminationSaga(this);
     this.visibility = new Visibility(
       this,

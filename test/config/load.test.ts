@@ -139,6 +139,11 @@ describe('loadConfig: lifecycle policy defaults', () => {
     });
     expect(loadError('lifecycle:\n  pollIntervalHour: 12\n').key).toBe('lifecycle.pollIntervalHour');
     expect(loadError('lifecycle:\n  scheduleLeadDays: 30\n').key).toBe('lifecycle.scheduleLeadDays');
+    // 14 would put the create on the window's last day: refused here, though a lifecycle begun with it still replays.
+    const edge = loadError('lifecycle:\n  scheduleLeadDays: 14\n');
+    expect(edge.key).toBe('lifecycle.scheduleLeadDays');
+    expect(edge.message).toMatch(/at most 13/);
+    expect(loadError('lifecycle:\n  spreadMinutes: 721\n').key).toBe('lifecycle.spreadMinutes');
   });
 });
 

@@ -14,7 +14,7 @@ import { resolvePolicy, workflowIdFor, type InstallmentInput, type RepaymentPlan
 import type { PartialLifecyclePolicy } from '../../src/domain/policy';
 import type { LifecycleStatus } from '../../src/domain/status';
 import { startSandbox, type RequestLogEntry, type Sandbox } from '../../src/sandbox';
-import { createWorkers, runWorkersUntil } from '../../src/worker';
+import { createWorkers, runWorkersUntil, WORKFLOW_BUNDLER_OPTIONS } from '../../src/worker';
 import { repaymentLifecycle } from '../../src/workflows';
 import { repaymentResultSignal, statusQuery } from '../../src/workflows/definitions';
 import { createTimeSkippingEnv } from '../harness/temporal';
@@ -87,6 +87,7 @@ export async function createLifecycleFixture(options: LifecycleFixtureOptions = 
     // The runtime's logger (WARN in tests) keeps webpack's report out of the output.
     const workflowBundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../../src/workflows'),
+      ...WORKFLOW_BUNDLER_OPTIONS,
       logger: Runtime.instance().logger,
     });
     workers = await createWorkers({

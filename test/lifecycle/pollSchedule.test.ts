@@ -9,8 +9,9 @@ import { simulateLender, useLifecycleFixture } from './fixture';
  * The exact poll schedule of each installment, counted, in skipped time: the number of record queries and the
  * Asia/Shanghai instants (hence dates) at which the lifecycle made them equal what the policy plans, around
  * month and year ends. The expectation is derived here from the policy's numbers alone (not from
- * src/domain): the record is scheduled when its window opens, at 00:00 Shanghai of repaymentDate −
- * scheduleLeadDays, and polled every pollIntervalHours after that while the repayment date has not begun.
+ * src/domain): the record is scheduled when its window opens, on repaymentDate − scheduleLeadDays (Shanghai), at
+ * the contract's instant of the day, here pinned to 00:30 (spreadStartMinutes 30, spreadMinutes 0), and polled
+ * every pollIntervalHours after that while the repayment date has not begun.
  *
  * Where the polls are read: the sandbox's request log counts the queries that reached WeChat Pay, per record;
  * its times are wall-clock (the sandbox logs real time), so WHEN each poll happened in the lifecycle's own
@@ -21,6 +22,9 @@ import { simulateLender, useLifecycleFixture } from './fixture';
 const HOUR_MS = 3_600_000;
 /** A poll happens at the planned instant plus the few real milliseconds each earlier call took (never before). */
 const DRIFT_MS = 60_000;
+/** The spread pinned to one instant for every contract: 00:30 Asia/Shanghai. */
+const SPREAD = { spreadStartMinutes: 30, spreadMinutes: 0 };
+const SLOT_MS = 30 * 60_000;
 /**
  * Month and year ends: 31 Dec / 1 Jan, 31 Jan / 1 Feb, 1 Mar (after 28 or 29 February), in two lifecycles whose
  * windows never overlap. Overlapping windows poll at the same instants, and the Java test server then strands
@@ -53,9 +57,9 @@ function nextOccurrences(monthDays: string[], now: number, minDaysAhead: number)
 /** The planned poll instants of one installment (the window opens after the lifecycle started). */
 function plannedPolls(repaymentDate: string, leadDays: number, intervalHours: number): number[] {
   const due = shanghaiMidnight(repaymentDate);
-  const windowOpens = due - leadDays * 24 * HOUR_MS;
+  const created = due - leadDays * 24 * HOUR_MS + SLOT_MS;
   const polls: number[] = [];
-  for (let at = windowOpens + intervalHours * HOUR_MS; at < due; at += intervalHours * HOUR_MS) polls.push(at);
+  for (let at = created + intervalHours * HOUR_MS; at < due; at += intervalHours * HOUR_MS) polls.push(at);
   return polls;
 }
 
@@ -117,7 +121,7 @@ async function runOneAndCompare(
       repaymentDate,
     })),
   };
-  const handle = await fx.start(plan, { ...policy, pollJitterSeconds: 0 });
+  const handle = await fx.start(plan, { ...policy, ...SPREAD, pollJitterSeconds: 0 });
   const status = await simulateLender(fx, handle);
   expect(status.phase).toBe('COMPLETED');
 
@@ -154,7 +158,7 @@ async function runOneAndCompare(
 
 it('polls daily on each day of the window up to the day before the repayment date, across month ends', async () => {
   const expected = await runAndCompare('POLLDAILY', { pollIntervalHours: 24, scheduleLeadDays: 7 });
-  // Spelled out for one installment: window opens 22/23 Feb 00:00, six polls, the last on 28/29 Feb.
+  // Spelled out for one installment: created 22/23 Feb 00:30, six polls at 00:30, the last on 28/29 Feb.
   const march = Object.entries(expected).find(([key]) => key.includes('-03-01 '))!;
   const year = Number(march[0].slice(0, 4));
   const lastFebruary = new Date(Date.UTC(year, 2, 0)).getUTCDate();
@@ -166,9 +170,9 @@ it('polls daily on each day of the window up to the day before the repayment dat
 
 it('polls every 72 hours from the window opening, the last poll before the repayment date included', async () => {
   const expected = await runAndCompare('POLL72H', { pollIntervalHours: 72, scheduleLeadDays: 10 });
-  // 10 days = 240 h: polls at +72 h, +144 h and +216 h (the day before the date); +288 h is past it.
+  // 10 days = 240 h: polls at +72 h, +144 h and +216 h (the day before the date, 00:30); +288 h is past it.
   for (const [key, polls] of Object.entries(expected)) {
     const date = key.slice(0, 10);
-    expect(polls).toEqual([7, 4, 1].map((back) => shanghaiIso(shanghaiMidnight(date) - back * 24 * HOUR_MS)));
+    expect(polls).toEqual([7, 4, 1].map((back) => shanghaiIso(shanghaiMidnight(date) - back * 24 * HOUR_MS + SLOT_MS)));
   }
 }, 120_000);

@@ -1,4 +1,6 @@
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { SPREAD_PATCH } from '../../src/domain/spread';
+import { WORKFLOW_BUNDLER_OPTIONS } from '../../src/worker';
 import { EVIDENCE_ONLY_PATCH } from '../../src/workflows/lifecycle/legacy';
 import { LENDER_EVENTS_PATCH } from '../../src/workflows/lifecycle/lenderEvents';
 import { LEGACY_HISTORIES_DIR, loadRecordedHistories } from './recordHistory';
@@ -9,12 +11,16 @@ import { LEGACY_HISTORIES_DIR, loadRecordedHistories } from './recordHistory';
  * patch are covered: test/histories/legacy/ was recorded before the patches, test/histories/ after them.
  */
 
-const PATCHES = [EVIDENCE_ONLY_PATCH, 'bill-tracker-retries-infrastructure', LENDER_EVENTS_PATCH];
+const PATCHES = [EVIDENCE_ONLY_PATCH, 'bill-tracker-retries-infrastructure', LENDER_EVENTS_PATCH, SPREAD_PATCH];
 
 it('replays every recorded history without non-determinism', async () => {
   const histories = loadRecordedHistories();
   expect(histories.length).toBeGreaterThan(0);
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') });
+  // Bundled as the worker bundles it (shared, frozen zod), so that a module that cannot be shared fails here.
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    ...WORKFLOW_BUNDLER_OPTIONS,
+  });
   const failures: string[] = [];
   let replayed = 0;
   for await (const result of Worker.runReplayHistories({ workflowBundle }, histories)) {

@@ -59,8 +59,8 @@ describe('keys, persistence and restart', () => {
     await first.control.setBillState('PB1', 'SUCCESS');
     await first.control.setClockOffset(3_600_000);
     const keysBefore = { serial: first.merchant.serialNo, platform: first.platformKeys.map((k) => k.id) };
-    const stateFile = JSON.parse(readFileSync(join(dataDir, 'state.json'), 'utf8'));
-    expect(Object.keys(stateFile.records)).toEqual(['P001R1']);
+    // On disk at once, as an appended journal line (store.ts), before any orderly close.
+    expect(readFileSync(join(dataDir, 'state.journal'), 'utf8')).toContain('"c":"records","k":"P001R1"');
     await first.close();
 
     const second = await startSandbox({ dataDir, persist: true });

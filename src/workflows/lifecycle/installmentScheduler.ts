@@ -32,6 +32,8 @@ export class InstallmentScheduler {
   constructor(
     private readonly core: LifecycleCore,
     private readonly signing: SigningStep,
+    /** The contract's instant of the day (patch spread-window-and-polls), or undefined for the old timing. */
+    private readonly slotMs: number | undefined,
   ) {}
 
   step(now: number): void {
@@ -119,7 +121,7 @@ export class InstallmentScheduler {
     core.faults.clear(faultKey('create', record.outRecordId));
     // WeChat Pay holds a record only on an effective contract: it was authorized (a later UNAUTHORIZED is the user's).
     core.state.authorizedSeen = true;
-    markScheduled(record, Date.now(), core.policy);
+    markScheduled(record, Date.now(), core.policy, this.slotMs);
     core.events.installmentScheduled(record, stored);
   }
 
@@ -211,7 +213,7 @@ export class InstallmentScheduler {
     const now = Date.now();
     if (!lookup.found) {
       // Verified: WeChat Pay no longer holds it. Created again with the same out_record_id, inside the window.
-      markPolled(record, now, 'MISSING', core.policy);
+      markPolled(record, now, 'MISSING', core.policy, this.slotMs);
       core.faults.clear(faultKey('poll', record.outRecordId));
       log.warn('scheduled record not found at WeChat Pay; creating it again', { outRecordId: record.outRecordId });
       record.state = 'WAITING';
@@ -220,7 +222,7 @@ export class InstallmentScheduler {
     }
     const differences = recordMismatches(record, core.plan.contractId, lookup.record);
     if (differences.length > 0) {
-      markPolled(record, now, 'MISMATCH', core.policy);
+      markPolled(record, now, 'MISMATCH', core.policy, this.slotMs);
       core.faults.decision(
         'poll',
         record.outRecordId,
@@ -230,7 +232,7 @@ export class InstallmentScheduler {
       );
       return;
     }
-    markPolled(record, now, 'MATCHES', core.policy);
+    markPolled(record, now, 'MATCHES', core.policy, this.slotMs);
     core.faults.clear(faultKey('poll', record.outRecordId));
   }
 

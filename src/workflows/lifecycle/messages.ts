@@ -42,6 +42,8 @@ import type { TerminationSaga } from './terminationSaga';
 export interface MessageHost extends LifecycleCore {
   readonly signing: SigningStep;
   readonly termination: TerminationSaga;
+  /** The contract's instant of the day (patch spread-window-and-polls) for installments added or moved. */
+  readonly slotMs: number | undefined;
   /** The final phase once the lifecycle has ended. */
   endedAs(): LifecyclePhase | undefined;
   phase(): LifecyclePhase;
@@ -139,7 +141,7 @@ export class LifecycleMessages {
       modifyPlanUpdate,
       (modification) => {
         const checked = this.checkModification(modification);
-        applyModification(this.host.state.installments, checked, this.host.policy);
+        applyModification(this.host.state.installments, checked, this.host.policy, this.host.slotMs);
         // A missed installment moved to a new date is waiting again: its alert is answered.
         for (const change of checked.reschedule) this.host.faults.clear(faultKey('create', change.outRecordId));
         this.host.wakeLoop();
