@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { RequestAuthenticator } from './auth';
+import { AuthClock, RequestAuthenticator } from './auth';
 import { SandboxControl } from './control';
 import { assertControlToken } from './controlAccess';
 import { FaultQueue } from './faults';
@@ -43,6 +43,8 @@ export interface SandboxOptions {
    * without one only loopback callers may use the control API (whatever `host` is).
    */
   controlToken?: string;
+  /** Also append every request-log entry to this file, as JSON lines (a whole run's log, beyond the last 10 000). */
+  requestLogFile?: string;
 }
 
 export interface Sandbox {
@@ -78,7 +80,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const clock = options.businessClock ?? Date.now;
   const businessNow = async (): Promise<number> => (await clock()) + store.data.clockOffsetMs;
   const faults = new FaultQueue();
-  const log = new RequestLog();
+  const log = new RequestLog(undefined, options.requestLogFile);
+  const authClock = new AuthClock();
   const logger = options.logger ?? (() => undefined);
 
   const server = new SandboxServer({
@@ -89,7 +92,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       mchid,
       merchantSerialNo: keys.merchant.serialNo,
       merchantPublicKey: keys.merchant.publicKey,
+      nowMs: authClock.now,
     }),
+    authNowMs: authClock.now,
     keys,
     faults,
     log,
@@ -105,7 +110,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     logger,
     ...(controlToken === undefined ? {} : { controlToken }),
   });
-  const control = new SandboxControl({ mchid, store, keys, faults, log, primary: server, businessNow });
+  const control = new SandboxControl({ mchid, store, keys, faults, log, primary: server, businessNow, authClock });
   server.attachControl(control);
   await server.start();
 
@@ -149,7 +154,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         backupUrl,
       }),
     control,
-    close: () => server.close(),
+    close: async () => {
+      await server.close();
+      log.close();
+    },
   };
 }
 
