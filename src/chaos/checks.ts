@@ -1,5 +1,6 @@
 import { addDays, shanghaiDateOf } from '../domain/calendar';
 import { workflowIdFor } from '../domain/plan';
+import { refusesExecution } from '../sandbox/faults';
 import type { RequestLogEntry } from '../sandbox/requestLog';
 import type { Evidence, WorkflowFacts } from './collect';
 import type { Journal } from './journal';
@@ -34,21 +35,19 @@ export interface CheckContext {
   scheduleLeadDays: number;
   /** How long a lifecycle may take to act on evidence once everything is healthy (a contract check, a retry). */
   evidenceActsWithinMs: number;
+  /** How long everything was healthy before the evidence was collected (the settling phase). */
+  healthyMs: number;
 }
 
-const MAX_EXAMPLES = 5;
-/** Request-log faults after which the operation was executed (the answer was sabotaged, not the operation). */
-const EXECUTED_FAULTS = new Set([
-  'slow',
-  'trickle',
-  'reset',
-  'tampered',
-  'stale',
-  'unknown-serial',
-  'signtest',
-  'oversized',
-  'forged',
-]);
+/**
+ * The longest a healthy lifecycle may wait before it retries a step that failed during the faults: an activity's
+ * longest backoff (2 min) and start-to-close timeout (45 s), then the lifecycle's own retry (chaos policy: 1 min).
+ * With a shorter settling phase, "an open window on a signed contract has no record" cannot be decided.
+ */
+export const RETRY_SETTLES_WITHIN_MS = 4 * 60_000;
+
+/** Examples kept per check (the Markdown report shows the first five; the JSON all of these). */
+const MAX_EXAMPLES = 50;
 
 class Tally {
   violations = 0;
@@ -92,6 +91,8 @@ class View {
   readonly records = new Map<string, Evidence['records']>();
   readonly creates = new Map<string, RequestLogEntry[]>();
   readonly terminates = new Map<string, RequestLogEntry[]>();
+  /** Signing queries by out_contract_code (from the path). */
+  readonly queries = new Map<string, RequestLogEntry[]>();
   readonly today: string;
 
   constructor(private readonly ctx: CheckContext) {
@@ -124,6 +125,33 @@ class View {
     return this.workflow(spec)?.phase;
   }
 
+  /**
+   * Whether WeChat Pay ever gave the lifecycle a verified "AUTHORIZED": a signing query answered 200 (no fault that
+   * spoils the answer) while the sandbox held the contract signed. A lifecycle that never had one cannot know.
+   */
+  sawAuthorized(spec: LifecycleSpec): boolean {
+    const code = spec.plan.outContractCode;
+    const from =
+      spec.signing === 'at-once'
+        ? this.ctx.journal.done(code, 'contract')?.at
+        : this.ctx.journal.done(code, 'authorize')?.at;
+    if (from === undefined) return false;
+    const until = Math.min(
+      this.ctx.journal.done(code, 'user-terminate')?.at ?? Number.POSITIVE_INFINITY,
+      this.merchantTerminatedAt(spec) ?? Number.POSITIVE_INFINITY,
+    );
+    return (this.queries.get(code) ?? []).some((e) => {
+      const at = Date.parse(e.at);
+      return e.status === 200 && !e.fault && at >= from && at < until;
+    });
+  }
+
+  /** `CODE (signing …, mode …, saw|never answered AUTHORIZED)`: what an example needs to be understood. */
+  describe(spec: LifecycleSpec): string {
+    const seen = this.sawAuthorized(spec) ? 'saw AUTHORIZED' : 'never answered AUTHORIZED';
+    return `${spec.plan.outContractCode} (signing ${spec.signing}, mode ${spec.plan.signature.mode}, ${seen})`;
+  }
+
   /** When the contract was first terminated by the merchant (the first executed terminate request). */
   merchantTerminatedAt(spec: LifecycleSpec): number | undefined {
     const first = (this.terminates.get(spec.plan.outContractCode) ?? []).find(executedOk);
@@ -133,6 +161,7 @@ class View {
 
 function lost(ctx: CheckContext, view: View): CheckResult {
   const tally = new Tally();
+  let undecidedWindows = false;
   for (const spec of ctx.book) {
     const code = spec.plan.outContractCode;
     if (view.started(spec) === undefined) {
@@ -164,6 +193,17 @@ function lost(ctx: CheckContext, view: View): CheckResult {
     const contract = view.contract.get(code);
     if (contract?.state !== 'AUTHORIZED' || workflow.alert || !signedLongEnough(ctx, spec, contract.signed_time))
       continue;
+    if (ctx.healthyMs < RETRY_SETTLES_WITHIN_MS) {
+      if (!undecidedWindows) {
+        undecidedWindows = true;
+        tally.undecided.push(
+          `whether every open window on a signed contract was scheduled: the stack was healthy only ` +
+            `${Math.round(ctx.healthyMs / 1000)} s before the checks, less than the ${RETRY_SETTLES_WITHIN_MS / 1000} s ` +
+            'a lifecycle may wait before retrying a step that failed during the faults',
+        );
+      }
+      continue;
+    }
     const held = new Set((view.records.get(spec.plan.contractId) ?? []).map((r) => r.repayment_date));
     const reported = new Set(
       ctx.journal
@@ -297,29 +337,43 @@ function wronglyTerminated(ctx: CheckContext, view: View): CheckResult {
   );
 }
 
+/**
+ * Terminate requests WeChat Pay processed: those refused before reaching the contract (401 authentication, 429, 5xx,
+ * an injected fault that does not execute) are retries the worker must make, not terminations.
+ */
+function processed(entry: RequestLogEntry): boolean {
+  if (entry.status === 401 || entry.status === 429 || entry.status >= 500) return false;
+  return !entry.fault || !refusesExecution(entry.fault);
+}
+
 function terminateAfterSuccess(ctx: CheckContext, view: View): CheckResult {
   const tally = new Tally();
   for (const spec of ctx.book) {
     const code = spec.plan.outContractCode;
-    const requests = view.terminates.get(code) ?? [];
+    const requests = (view.terminates.get(code) ?? []).filter(processed);
     if (requests.length === 0) continue;
     tally.examined += 1;
+    const who = view.describe(spec);
     const first = requests.findIndex(executedOk);
     if (first >= 0 && first < requests.length - 1) {
+      const success = requests[first]!;
       const after = requests.slice(first + 1);
       tally.fail(
-        `${code}: ${after.length} terminate request(s) after the one that went through (seq ${requests[first]!.seq}${requests[first]!.fault ? `, answer ${requests[first]!.fault}` : ''}): ` +
+        `${who}: ${after.length} terminate request(s) after the one that went through ` +
+          `(seq ${success.seq}${success.fault ? `, answer ${success.fault}` : ''}): ` +
           after.map((e) => `seq ${e.seq} → ${e.status}`).join(', '),
       );
+      continue;
     }
     const byUser = ctx.journal.done(code, 'user-terminate');
-    if (byUser && requests.filter((e) => Date.parse(e.at) >= byUser.at).length > 1) {
-      tally.fail(`${code}: terminated by the user, then ${requests.length} terminate requests (one or none expected)`);
+    const afterUser = byUser ? requests.filter((e) => Date.parse(e.at) >= byUser.at) : [];
+    if (afterUser.length > 1) {
+      tally.fail(`${who}: terminated by the user, then ${afterUser.length} terminate requests (one or none expected)`);
     }
   }
   return tally.result(
     'terminate-once',
-    'No terminate request sent after one went through; at most one after a user termination',
+    'No terminate request processed after one went through; at most one after a user termination',
   );
 }
 
@@ -378,7 +432,7 @@ function evidenceEnds(ctx: CheckContext, view: View): CheckResult {
     const deadline = started + ctx.signingDeadlineMs;
     if (
       spec.signing === 'never' &&
-      deadline < ctx.evidence.collectedAt - 150_000 &&
+      deadline < ctx.evidence.collectedAt - ctx.evidenceActsWithinMs &&
       contract?.signed_time === undefined
     ) {
       reasons.push('signing deadline');
@@ -387,7 +441,7 @@ function evidenceEnds(ctx: CheckContext, view: View): CheckResult {
     tally.examined += 1;
     if (!closed)
       tally.fail(
-        `${code}: ${reasons.join(' and ')} more than 150 s before the checks, yet the lifecycle is ${view.phase(spec) ?? 'unknown'}`,
+        `${view.describe(spec)}: ${reasons.join(' and ')} more than ${ctx.evidenceActsWithinMs / 1000} s before the checks, yet the lifecycle is ${view.phase(spec) ?? 'unknown'}`,
       );
   }
   return tally.result(
@@ -449,7 +503,7 @@ function secrets(ctx: CheckContext): CheckResult {
 }
 
 function executedOk(entry: RequestLogEntry): boolean {
-  return entry.status >= 200 && entry.status < 300 && (!entry.fault || EXECUTED_FAULTS.has(String(entry.fault)));
+  return entry.status >= 200 && entry.status < 300 && (!entry.fault || !refusesExecution(entry.fault));
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

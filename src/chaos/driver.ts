@@ -39,15 +39,16 @@ export class Driver {
   private workerOps: Promise<void> = Promise.resolve();
   private unexpectedExits = 0;
 
+  private readonly lender: Lender;
+
   constructor(
     private readonly stack: ChaosStack,
-    private readonly lender: Lender,
+    /** The lender's calls give up their waits once the run is over. */
+    lender: (running: () => boolean) => Lender,
     private readonly journal: Journal,
     private readonly say: (line: string) => void,
-  ) {}
-
-  get running(): boolean {
-    return this.open;
+  ) {
+    this.lender = lender(() => this.open);
   }
 
   async run(
@@ -256,6 +257,8 @@ export class Driver {
   /** Everything healthy again: no faults, primary up, clock back, every worker running. */
   private async heal(): Promise<void> {
     const { control } = this.stack;
+    // A kill still queued behind another finishes first: the settling phase has every worker running throughout.
+    await this.workerOps;
     await this.control(() => control.clearFaults(), undefined);
     await this.control(() => control.setPrimaryDown(false), undefined);
     await this.control(() => control.setAuthClockOffset(0), undefined);

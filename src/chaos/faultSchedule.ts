@@ -98,12 +98,13 @@ export function buildFaultSchedule(random: Random, options: ScheduleOptions): Fa
       ],
       description: `20 % of answers on every endpoint are 500 or 503 for ${errorsSec} s`,
     });
-    events.push(burst('schedule-create', 25, at(spread(0.1, 0.75, i))));
+    // Faults on batch-create stay clear of the in-flight kill (≈0.33): they would answer its creates first.
+    events.push(burst('schedule-create', 25, at(spread(0.45, 0.85, i))));
     events.push(burst('compensation-query', 15, at(spread(0.3, 0.85, i))));
     for (const endpoint of ['schedule-create', 'terminate'] as const) {
       events.push({
         kind: 'unknown-outcome',
-        atSec: at(spread(0.2, 0.85, i)),
+        atSec: at(endpoint === 'terminate' ? spread(0.2, 0.85, i) : spread(0.45, 0.9, i)),
         injections: [
           { endpoint, kind: 'reset', count: 2 },
           { endpoint, kind: 'tampered', count: 2 },
@@ -113,7 +114,7 @@ export function buildFaultSchedule(random: Random, options: ScheduleOptions): Fa
     }
     events.push({
       kind: 'forged-answers',
-      atSec: at(spread(0.1, 0.8, i)),
+      atSec: at(spread(0.45, 0.85, i)),
       injections: (['contract-query', 'schedule-query', 'schedule-create'] as const).map((endpoint) => ({
         endpoint,
         kind: 'forged' as const,

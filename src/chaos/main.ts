@@ -73,9 +73,7 @@ async function main(): Promise<number> {
     const { client, close } = await connectRepaymentClient(config);
     try {
       const journal = new Journal();
-      let driver: Driver | undefined;
-      const lender = new Lender(client, stack.control, journal, () => driver?.running ?? true);
-      driver = new Driver(stack, lender, journal, say);
+      const driver = new Driver(stack, (running) => new Lender(client, stack.control, journal, running), journal, say);
       const stackReadyAt = Date.now();
       say(`Fault phase (${faultSeconds} s), then ${Math.round(options.settleMinutes * 60)} s healthy…`);
       const driverResult = await driver.run(book, schedule, faultSeconds, options.settleMinutes * 60);
@@ -107,6 +105,7 @@ async function main(): Promise<number> {
         logs,
         signingDeadlineMs,
         scheduleLeadDays: policy.scheduleLeadDays ?? 7,
+        healthyMs: driverResult.settle.end - driverResult.settle.start,
         evidenceActsWithinMs:
           ((policy.contractCheckIntervalMinutes ?? 1) * 60 + (policy.pollJitterSeconds ?? 0) + 60) * 1000,
       });
@@ -137,7 +136,7 @@ async function main(): Promise<number> {
         say(
           `${check.passed ? 'PASS' : 'FAIL'}  ${check.id}: ${check.violations} violation(s) in ${check.examined} examined`,
         );
-        for (const example of check.examples) say(`        ${example}`);
+        for (const example of check.examples.slice(0, 5)) say(`        ${example}`);
       }
       say(`Figures: ${JSON.stringify(report.figures)}`);
       say(`Report: ${join(out, 'report.md')} (JSON, timeline.png beside it; state and logs in ${stateDir})`);

@@ -29,7 +29,7 @@ export function parseOptions(argv: readonly string[]): ChaosOptions {
     .option('--seed <s>', 'seed of plans, lender script and fault schedule', int(0, 2 ** 32 - 1), DEFAULT_SEED)
     .option('--workers <n>', 'worker processes (1 or 2)', int(1, 2), 2)
     .option('--faults-per-kind <n>', 'injections of each fault kind', int(1, 10), 2)
-    .option('--settle-minutes <m>', 'healthy phase before the checks', number(0.5, 30), 3)
+    .option('--settle-minutes <m>', 'healthy phase before the checks', number(0.5, 30), 4)
     .option('--out <dir>', 'where the report goes', 'artifacts/chaos')
     .exitOverride()
     .parse(argv, { from: 'user' });

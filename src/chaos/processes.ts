@@ -110,8 +110,8 @@ export function freePort(): Promise<number> {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Retries `probe` until it returns a value, at most `timeoutMs`. */
-export async function waitUntil<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs: number): Promise<T> {
+/** Retries `probe` until it returns a value, at most `timeoutMs` (also the end-to-end tests' helper). */
+export async function waitUntil<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -121,7 +121,9 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined>, what: st
     } catch (error) {
       last = error;
     }
-    await sleep(500);
+    await sleep(250);
   }
-  throw new Error(`no ${what} within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
+  );
 }

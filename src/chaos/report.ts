@@ -5,7 +5,7 @@ import type { FaultEvent } from './faultSchedule';
 import type { Journal } from './journal';
 import type { ChaosOptions } from './options';
 import type { LifecycleSpec } from './plans';
-import type { TimelineData } from './timeline';
+import { CALL_OUTCOMES, type TimelineData } from './timeline';
 
 /** The run's report: figures, checks, the fault schedule as planned and as run, timings; JSON and Markdown. */
 
@@ -155,32 +155,44 @@ export function buildReport(input: {
 
 const BUCKET_SECONDS = 5;
 
+/** Calls per second in 5-s buckets, by outcome, with a zero for every empty bucket (so lines drop to 0 in gaps). */
 function callsPerSecond(evidence: Evidence, sec: (ms: number) => number): TimelineData['calls'] {
-  const buckets = new Map<string, number>();
+  const counts = new Map<string, number>();
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
   for (const request of evidence.requests) {
     const t = Math.floor(sec(Date.parse(request.at)) / BUCKET_SECONDS) * BUCKET_SECONDS;
-    const outcome = request.fault
+    if (t < -BUCKET_SECONDS * 6) continue; // the workers' first certificate downloads, long before the faults
+    first = Math.min(first, t);
+    last = Math.max(last, t);
+    const outcome: (typeof CALL_OUTCOMES)[number] = request.fault
       ? 'injected fault'
       : request.status < 300
         ? '2xx'
         : request.status === 401
           ? '401 (clock drift)'
           : 'other error';
-    const key = `${t}|${outcome}`;
-    buckets.set(key, (buckets.get(key) ?? 0) + 1);
+    counts.set(`${t}|${outcome}`, (counts.get(`${t}|${outcome}`) ?? 0) + 1);
   }
-  return [...buckets].map(([key, n]) => {
-    const [t, outcome] = key.split('|') as [string, string];
-    return { t: Number(t), outcome, perSecond: n / BUCKET_SECONDS };
-  });
+  const calls: TimelineData['calls'] = [];
+  for (let t = first; t <= last; t += BUCKET_SECONDS) {
+    for (const outcome of CALL_OUTCOMES) {
+      calls.push({ t, outcome, perSecond: (counts.get(`${t}|${outcome}`) ?? 0) / BUCKET_SECONDS });
+    }
+  }
+  return calls;
 }
 
+/** Lifecycles in alert over time, one point per second in which it changed. */
 function cumulative(changes: Array<{ t: number; delta: number }>): TimelineData['alerts'] {
+  const perSecond = new Map<number, number>();
+  for (const change of changes)
+    perSecond.set(Math.floor(change.t), (perSecond.get(Math.floor(change.t)) ?? 0) + change.delta);
   let level = 0;
   const points = [{ t: 0, lifecycles: 0 }];
-  for (const change of changes.sort((a, b) => a.t - b.t)) {
-    level += change.delta;
-    points.push({ t: change.t, lifecycles: level });
+  for (const [t, delta] of [...perSecond].sort((a, b) => a[0] - b[0])) {
+    level += delta;
+    points.push({ t, lifecycles: level });
   }
   return points;
 }
@@ -221,7 +233,8 @@ export function reportMarkdown(report: ChaosReport): string {
   ];
   for (const check of report.checks.filter((c) => c.examples.length > 0 || c.undecided.length > 0)) {
     lines.push(`### ${check.id}`, '');
-    for (const example of check.examples) lines.push(`- ${example}`);
+    for (const example of check.examples.slice(0, 5)) lines.push(`- ${example}`);
+    if (check.violations > 5) lines.push(`- … ${check.violations - 5} more (report.json)`);
     for (const note of check.undecided) lines.push(`- could not decide: ${note}`);
     lines.push('');
   }

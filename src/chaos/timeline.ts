@@ -17,6 +17,7 @@ export interface TimelineData {
 }
 
 const WIDTH = 1100;
+export const CALL_OUTCOMES = ['2xx', '401 (clock drift)', 'injected fault', 'other error'] as const;
 
 export async function renderTimeline(data: TimelineData, title: string): Promise<{ svg: string; png: Buffer }> {
   const x = { field: 't', type: 'quantitative' as const, title: 'seconds after the fault phase began' };
@@ -55,7 +56,12 @@ export async function renderTimeline(data: TimelineData, title: string): Promise
             encoding: {
               x,
               y: { field: 'perSecond', type: 'quantitative', title: 'calls/s' },
-              color: { field: 'outcome', type: 'nominal', title: 'answer' },
+              color: {
+                field: 'outcome',
+                type: 'nominal',
+                title: 'answer',
+                scale: { domain: [...CALL_OUTCOMES], range: ['#1f77b4', '#ff7f0e', '#9467bd', '#d62728'] },
+              },
             },
           },
           rules,
@@ -75,7 +81,8 @@ export async function renderTimeline(data: TimelineData, title: string): Promise
         ],
       },
     ],
-    resolve: { scale: { x: 'shared' } },
+    // One time axis; the faults' colours and the answers' colours are separate scales (and only the latter has a legend).
+    resolve: { scale: { x: 'shared', color: 'independent' }, legend: { color: 'independent' } },
   };
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
