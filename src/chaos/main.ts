@@ -147,7 +147,8 @@ async function main(): Promise<number> {
     }
   } finally {
     await stack.stop().catch(() => undefined);
-    chaosLog.end();
+    // Flushed before main() returns: the caller exits the process at once.
+    await new Promise<void>((resolve) => chaosLog.end(resolve));
   }
 }
 

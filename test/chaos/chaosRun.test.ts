@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChaosReport } from '../../src/chaos/report';
@@ -74,6 +74,8 @@ it('survives the fault schedule: nothing lost, duplicated, wrongly terminated, t
   expect(readFileSync(join(out, 'timeline.png')).subarray(1, 4).toString('latin1')).toBe('PNG');
   expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('## Fault schedule');
   expect(wallSeconds).toBeLessThan(6 * 60);
+  // Kept for inspection when an expectation above fails.
+  rmSync(out, { recursive: true, force: true });
 });
 
 function run(command: string, args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
