@@ -240,6 +240,7 @@ export class Driver {
 
   /** A worker that exited by itself (not one of the schedule's kills) is journaled and started again. */
   private async supervise(): Promise<void> {
+    if (this.stack.stopped) return;
     for (const [i, worker] of this.stack.workers.entries()) {
       if (worker.running || this.down.has(i) || this.reviving.has(i) || this.unexpectedExits >= 20) continue;
       this.unexpectedExits += 1;

@@ -144,7 +144,11 @@ export class ChaosStack {
     return stack;
   }
 
+  /** Set by stop(): nothing is started again after it. */
+  stopped = false;
+
   async startWorker(index: number): Promise<void> {
+    if (this.stopped) throw new Error('the chaos stack is stopping');
     const worker = this.workers[index]!;
     worker.start();
     await worker.waitFor(/"message":"Worker running"/, 180_000);
@@ -170,6 +174,7 @@ export class ChaosStack {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const worker of this.workers) await worker.close();
     await this.sandbox.close();
     await this.devServer.close();
