@@ -105,6 +105,11 @@ export class FaultBook {
     }
   }
 
+  /** Clears every fault but those of one step (a stopping lifecycle keeps only its termination's). */
+  clearAllExcept(step: LifecycleStep): void {
+    for (const fault of this.faults.filter((f) => f.step !== step)) this.clear(fault.key);
+  }
+
   /** Raises the infrastructure faults that have been failing past the threshold. */
   raiseDue(nowMs: number): void {
     const raised: StepFault[] = [];

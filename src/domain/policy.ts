@@ -119,7 +119,7 @@ export const DEFAULT_LIFECYCLE_POLICY: Readonly<LifecyclePolicy> = Object.freeze
   alertThresholdMinutes: 30,
   infraRetryMaxMinutes: 30,
   evidenceCodes: [...DEFAULT_EVIDENCE_CODES],
-  contractCheckIntervalMinutes: 24 * 60,
+  contractCheckIntervalMinutes: 3 * 24 * 60,
   onScheduleRefused: 'terminate',
 });
 

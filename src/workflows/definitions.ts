@@ -13,7 +13,11 @@ import type { CarriedState, CompensationBillState, LifecycleStatus } from '../do
 
 export interface LifecycleInput {
   plan: RepaymentPlanInput;
-  /** Overrides of the default policy (e.g. temporal.yaml's `lifecycle:`); the plan's own `policy` wins over these. */
+  /**
+   * The policy: the whole of it, resolved by the lender client at start (defaults, temporal.yaml's `lifecycle:`, the
+   * start's overrides; the plan's own `policy` still wins). A partial one (a raw start) is resolved by the first run
+   * and pinned into the input of a second, so that no replay ever re-reads the code's defaults.
+   */
   policy?: PartialLifecyclePolicy;
   /** Set by continue-as-new only: the previous run's state. Its installments replace the plan's. */
   carried?: CarriedState;

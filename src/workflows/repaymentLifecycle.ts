@@ -29,7 +29,7 @@ import {
   workflowIdFor,
   type RepaymentPlan,
 } from '../domain/plan';
-import type { LifecyclePolicy } from '../domain/policy';
+import { LifecyclePolicySchema, type LifecyclePolicy } from '../domain/policy';
 import { checkRepaymentResult, type CheckedResult } from '../domain/repaymentResults';
 import { OutContractCode, WechatContractId } from '../domain/searchAttributes';
 import {
@@ -126,6 +126,9 @@ class Lifecycle implements LifecycleCore {
   /** A bug (not a failed call) in an action: rethrown by the loop so that it fails the workflow task. */
   private fatal: unknown;
   private wake = false;
+  /** Turns of the main loop, and whether it has left for good (completion, continue-as-new, stop). */
+  private loopTurns = 0;
+  private loopLeft = false;
 
   constructor(
     private readonly input: LifecycleInput,
@@ -155,6 +158,13 @@ class Lifecycle implements LifecycleCore {
   }
 
   async run(): Promise<LifecycleStatus> {
+    if (!this.legacy && !this.input.carried && !LifecyclePolicySchema.safeParse(this.input.policy).success) {
+      // Started without the whole policy (the lender client always sends it; a raw `temporal workflow start` may
+      // not): pin the defaults of today's code in the input of a new run, so that no replay ever re-reads them.
+      // Whatever arrived meanwhile (signals, updates) is carried with the state.
+      log.info('repayment lifecycle pinning its policy');
+      return this.continueAsNew({ policy: this.policy }, false);
+    }
     upsertSearchAttributes([
       { key: OutContractCode, value: this.plan.outContractCode },
       { key: WechatContractId, value: this.plan.contractId },
@@ -173,6 +183,7 @@ class Lifecycle implements LifecycleCore {
 
   private async loop(): Promise<LifecycleStatus> {
     while (!this.state.stop) {
+      this.loopTurns += 1;
       if (this.fatal !== undefined) throw this.fatal;
       const now = Date.now();
       if (!this.state.signed) this.signing.step(now);
@@ -297,16 +308,20 @@ class Lifecycle implements LifecycleCore {
     return info.continueAsNewSuggested || info.historyLength >= this.policy.continueAsNewAfterEvents;
   }
 
-  private async continueAsNew(): Promise<never> {
+  /** Continues as new with the whole state carried (`newRun: false` when only the input is being pinned). */
+  private async continueAsNew(overrides: Partial<LifecycleInput> = {}, newRun = true): Promise<never> {
+    this.loopLeft = true;
     await condition(allHandlersFinished);
     log.info('repayment lifecycle continuing as new', { historyLength: workflowInfo().historyLength });
     return continueAsNew<typeof repaymentLifecycle>({
       ...this.input,
-      carried: { ...this.state, continuedAsNewCount: this.state.continuedAsNewCount + 1 },
+      ...overrides,
+      carried: { ...this.state, continuedAsNewCount: this.state.continuedAsNewCount + (newRun ? 1 : 0) },
     });
   }
 
   private async complete(): Promise<LifecycleStatus> {
+    this.loopLeft = true;
     this.finalPhase = 'COMPLETED';
     this.visibility.publish();
     await condition(allHandlersFinished);
@@ -314,10 +329,13 @@ class Lifecycle implements LifecycleCore {
   }
 
   private async stop(stop: StopRequest): Promise<LifecycleStatus> {
+    this.loopLeft = true;
     this.visibility.publish();
     this.actions.cancel();
     await Promise.allSettled([...this.inFlight.values()].map((action) => action.done));
     if (this.fatal !== undefined) throw this.fatal;
+    // What was failing or waiting for a decision is moot now: only the termination itself can still need a person.
+    if (!this.legacy) this.faults.clearAllExcept('terminate');
     await this.termination.run(stop);
     this.finalPhase = stop.kind === 'cancel' ? 'CANCELLED' : 'TERMINATED';
     this.visibility.publish();
@@ -384,7 +402,7 @@ class Lifecycle implements LifecycleCore {
       reportRepaymentResultUpdate,
       (payload) => {
         this.applyRepaymentResult(this.checkResult(payload));
-        return this.status();
+        return this.answerAfterLoopTurn();
       },
       { validator: (payload) => void this.checkResult(payload) },
     );
@@ -431,7 +449,7 @@ class Lifecycle implements LifecycleCore {
         // A missed installment moved to a new date is waiting again: its alert is answered.
         for (const change of checked.reschedule) this.faults.clear(faultKey('create', change.outRecordId));
         this.wake = true;
-        return this.status();
+        return this.answerAfterLoopTurn();
       },
       { validator: (modification) => void this.checkModification(modification) },
     );
@@ -441,10 +459,23 @@ class Lifecycle implements LifecycleCore {
       (input) => {
         this.resolve(this.checkResolution(input));
         this.wake = true;
-        return this.status();
+        return this.answerAfterLoopTurn();
       },
       { validator: (input) => void this.checkResolution(input) },
     );
+  }
+
+  /**
+   * An update's answer, given once the loop has acted on it: the caller sees the lifecycle as it now is, and the
+   * update's completion always follows the commands that acting on it issued, whatever yields an interceptor (the
+   * OpenTelemetry one) adds around the handler, so that a history replays with tracing on or off. Lifecycles of the
+   * legacy branch answer at once, as they did.
+   */
+  private answerAfterLoopTurn(): LifecycleStatus | Promise<LifecycleStatus> {
+    if (this.legacy) return this.status();
+    const turn = this.loopTurns;
+    this.wake = true;
+    return condition(() => this.loopTurns > turn || this.loopLeft).then(() => this.status());
   }
 
   private applyRepaymentResult({ record, result, repeat }: CheckedResult): void {

@@ -412,7 +412,9 @@ describe('CLI (a real process)', () => {
       (result) => result.code === 0 && /CLICLI1 +MONITORING/.test(result.stdout),
       'CLICLI1 in `repayment list`',
     );
-    expect(listed.stdout.split('\n')[0]).toMatch(/^CONTRACT +PHASE +NEXT REPAYMENT +STATUS +WORKFLOW ID +STARTED$/);
+    expect(listed.stdout.split('\n')[0]).toMatch(
+      /^CONTRACT +PHASE +ALERT +NEXT REPAYMENT +STATUS +WORKFLOW ID +STARTED$/,
+    );
     const listedJson = await repayment('--json', 'list', '--phase', 'MONITORING', '--contract', 'CLICLI1');
     expect(JSON.parse(listedJson.stdout)).toMatchObject([{ workflowId: 'repayment-CLICLI1', status: 'RUNNING' }]);
     expect(await repayment('list', '--phase', 'monitoring')).toMatchObject({

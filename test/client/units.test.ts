@@ -163,7 +163,7 @@ describe('formatting', () => {
       },
     ]);
     expect(text.split('\n')[2]).toMatch(
-      /^C1 +MONITORING +2026-03-10 +RUNNING +repayment-C1 +2026-01-01T00:00:00.000Z$/,
+      /^C1 +MONITORING +- +2026-03-10 +RUNNING +repayment-C1 +2026-01-01T00:00:00.000Z$/,
     );
   });
 });

@@ -259,10 +259,11 @@ describe('plan modification', () => {
 });
 
 describe('termination remark', () => {
-  it('keeps at most 128 characters, never splits a character, drops 4-byte characters', () => {
+  it('keeps at most 128 bytes of UTF-8, never splits a character, drops 4-byte characters', () => {
     expect(terminationRemark('  short\n reason ')).toBe('short reason');
     const long = terminationRemark('还款失败'.repeat(50));
-    expect(Array.from(long)).toHaveLength(128);
+    expect(Buffer.byteLength(long, 'utf8')).toBeLessThanOrEqual(128);
+    expect(Buffer.byteLength(long, 'utf8')).toBeGreaterThan(120);
     expect(long.endsWith('…')).toBe(true);
     expect(terminationRemark('ok 😀 done')).toBe('ok done');
   });

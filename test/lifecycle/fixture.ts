@@ -9,7 +9,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { addDays, shanghaiDateOf, shanghaiMidnight } from '../../src/domain/calendar';
-import { workflowIdFor, type InstallmentInput, type RepaymentPlanInput } from '../../src/domain/plan';
+import { resolvePolicy, workflowIdFor, type InstallmentInput, type RepaymentPlanInput } from '../../src/domain/plan';
 import type { PartialLifecyclePolicy } from '../../src/domain/policy';
 import type { LifecycleStatus } from '../../src/domain/status';
 import { startSandbox, type RequestLogEntry, type Sandbox } from '../../src/sandbox';
@@ -153,7 +153,9 @@ export async function createLifecycleFixture(options: LifecycleFixtureOptions = 
       const handle = await env.client.workflow.start(repaymentLifecycle, {
         taskQueue: TASK_QUEUE,
         workflowId: workflowIdFor(plan.outContractCode),
-        args: [{ plan, compensationTaskQueue: COMPENSATION_TASK_QUEUE, ...(policy ? { policy } : {}) }],
+        // The whole policy, as the lender client sends it (a partial one makes the first run pin it and continue
+        // as new, which the Java test server's time skipping does not survive: see policyPin.test.ts).
+        args: [{ plan, compensationTaskQueue: COMPENSATION_TASK_QUEUE, policy: resolvePolicy(policy, undefined) }],
       });
       started.push(handle.workflowId);
       return handle;

@@ -4,6 +4,7 @@ import type { EndpointName, FaultKind } from '../../src/sandbox';
 import type { repaymentLifecycle } from '../../src/workflows';
 import { statusQuery } from '../../src/workflows/definitions';
 import { createLifecycleFixture, simulateLender, waitForStatus, type LifecycleFixture } from './fixture';
+import { maybeRecordHistory } from './recordHistory';
 
 /**
  * Infrastructure is never evidence (issue 11): each fault below used to end a healthy contract in TERMINATED.
@@ -137,4 +138,6 @@ it.each(cases)('rides out $name: alert past the threshold, no termination, compl
   expect(await fx.calls(plan, 'terminate')).toHaveLength(0);
   expect(await fx.sandbox.control.listRecords(plan.contractId)).toHaveLength(2);
   expect((await handle.query(statusQuery)).phase).toBe('COMPLETED');
+  // One replay history of an alert raised and cleared (RECORD_HISTORIES=1).
+  if (c.kind === 429) await maybeRecordHistory(handle);
 });

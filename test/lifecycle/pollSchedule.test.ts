@@ -1,5 +1,5 @@
 import { tsToMs } from '@temporalio/common/lib/time';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { RepaymentPlanInput } from '../../src/domain/plan';
 import type { PartialLifecyclePolicy } from '../../src/domain/policy';
 import type { repaymentLifecycle } from '../../src/workflows';
@@ -59,10 +59,22 @@ function plannedPolls(repaymentDate: string, leadDays: number, intervalHours: nu
   return polls;
 }
 
-/** When the workflow scheduled each `queryScheduleRecord`, per out_record_id, in history order. */
-async function pollsInHistory(handle: WorkflowHandle<typeof repaymentLifecycle>): Promise<Map<string, number[]>> {
+/**
+ * When the workflow scheduled each `queryScheduleRecord`, per out_record_id, in history order, over every run of
+ * the lifecycle (it continues as new when its history grows).
+ */
+async function pollsInHistory(
+  handle: WorkflowHandleWithFirstExecutionRunId<typeof repaymentLifecycle>,
+): Promise<Map<string, number[]>> {
   const polls = new Map<string, number[]>();
-  for (const event of (await handle.fetchHistory()).events ?? []) {
+  const events = [];
+  const client = fixture().env.client;
+  for (let runId: string | undefined = handle.firstExecutionRunId, runs = 0; runId && runs < 20; runs++) {
+    const history = await client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+    events.push(...(history.events ?? []));
+    runId = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  for (const event of events) {
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (scheduled?.activityType?.name !== 'queryScheduleRecord') continue;
     const [input] = (scheduled.input?.payloads ?? []).map(

@@ -69,7 +69,8 @@ it('never acts on an answer that fails verification', async () => {
 
   const calls = await fx.calls(plan);
   const signing = calls.filter((call) => call.endpoint === 'contract-query');
-  expect(signing.map((call) => call.fault ?? 'clean')).toEqual(['tampered', 'signtest', 'clean']);
+  // (Later clean ones are the daily contract checks.)
+  expect(signing.slice(0, 3).map((call) => call.fault ?? 'clean')).toEqual(['tampered', 'signtest', 'clean']);
   // Scheduling began only after the first answer that could be verified.
   const firstCreate = calls.find((call) => call.endpoint === 'schedule-create');
   expect(firstCreate!.seq).toBeGreaterThan(signing[2]!.seq);

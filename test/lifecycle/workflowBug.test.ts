@@ -2,7 +2,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { MainQueueActivities } from '../../src/activities';
 import { addDays, shanghaiDateOf } from '../../src/domain/calendar';
-import { workflowIdFor } from '../../src/domain/plan';
+import { resolvePolicy, workflowIdFor } from '../../src/domain/plan';
 import { repaymentLifecycle } from '../../src/workflows';
 import { createTimeSkippingEnv } from '../harness/temporal';
 
@@ -55,6 +55,7 @@ it('a bug in workflow code fails the workflow task (Temporal retries it after a 
           signature: { mode: 'none' },
           installments: [{ repaymentAmount: '100', minRepaymentAmount: '5', repaymentDate: addDays(today, 5) }],
         },
+        policy: resolvePolicy(undefined, undefined),
       },
     ],
   });

@@ -9,7 +9,7 @@ import type {
   ScheduledRecord,
 } from '../../src/activities';
 import { addDays, shanghaiDateOf, shanghaiMidnight } from '../../src/domain/calendar';
-import { workflowIdFor } from '../../src/domain/plan';
+import { resolvePolicy, workflowIdFor } from '../../src/domain/plan';
 import type { PartialLifecyclePolicy } from '../../src/domain/policy';
 import { RepaymentPhase } from '../../src/domain/searchAttributes';
 import type { LifecycleStatus } from '../../src/domain/status';
@@ -20,6 +20,7 @@ import {
   compensationBillReportedSignal,
   modifyPlanUpdate,
   repaymentResultSignal,
+  resolveAlertUpdate,
   statusQuery,
 } from '../../src/workflows/definitions';
 import { createTimeSkippingEnv } from '../harness/temporal';
@@ -35,6 +36,16 @@ const records = new Map<string, ScheduledRecord>();
 const calls: string[] = [];
 const bills = new Map<string, string>();
 let createFailure: ApplicationFailure | undefined;
+/** Per contract code: how the terminate call answers (undefined: success). */
+const signingAnswer = new Map<string, string>();
+const terminateAnswers = new Map<string, (remark: string) => ApplicationFailure | undefined>();
+const verifiedRefusal = (code: string, message: string) =>
+  ApplicationFailure.create({
+    type: code,
+    message,
+    nonRetryable: true,
+    details: [{ source: 'answer', httpStatus: 400, verified: true }],
+  });
 
 const activities: MainQueueActivities = {
   async createScheduleRecord(request: ScheduleRequest) {
@@ -49,12 +60,14 @@ const activities: MainQueueActivities = {
     const record = records.get(request.outRecordId);
     return record ? { found: true, record } : { found: false };
   },
-  async querySigning() {
+  async querySigning(request) {
     calls.push('signing');
-    return { found: true, authState: 'UNAUTHORIZED' };
+    return { found: true, authState: signingAnswer.get(request.outContractCode) ?? 'UNAUTHORIZED' };
   },
   async terminateContract(request) {
     calls.push(`terminate:${request.outContractCode}`);
+    const refusal = terminateAnswers.get(request.outContractCode)?.(request.remark);
+    if (refusal) throw refusal;
     return {};
   },
 };
@@ -119,7 +132,7 @@ async function start(
           installments,
         },
         compensationTaskQueue: 'logic-compensation',
-        ...(policy ? { policy } : {}),
+        policy: resolvePolicy(policy, undefined),
       },
     ],
   });
@@ -272,6 +285,7 @@ it('checks the plan against the moment it was started, not when a worker first r
           installments: [{ repaymentAmount: '100', minRepaymentAmount: '5', repaymentDate: addDays(today, 1) }],
         },
         compensationTaskQueue: 'logic-compensation',
+        policy: resolvePolicy(undefined, undefined),
       },
     ],
   });
@@ -285,6 +299,43 @@ it('checks the plan against the moment it was started, not when a worker first r
   expect(status?.installments[0]!.state).toBe('MISSED');
   expect(status?.alerts[0]).toMatchObject({ kind: 'MISSED_WINDOW' });
   await handle.terminate('test over');
+});
+
+it('falls back to a plain remark when WeChat Pay refuses the one built (never the same refusal forever)', async () => {
+  terminateAnswers.set('LOGICREMARK', (remark) =>
+    remark.startsWith('Cancelled') ? verifiedRefusal('PARAM_ERROR', 'contract_termination_remark') : undefined,
+  );
+  const handle = await start('LOGICREMARK', 1);
+  await handle.signal(cancelSignal, { reason: '理由'.repeat(40) });
+  const result = await handle.result();
+  expect(result.phase).toBe('CANCELLED');
+  expect(result.termination?.remark).toBe('Terminated by the repayment lifecycle');
+  expect(count('terminate:LOGICREMARK')).toBe(2);
+});
+
+it('keeps retrying a refused termination on a long timer, continuing as new, until it goes through once', async () => {
+  // Refused (verified) while the signing query still finds the contract authorized: not done, retried.
+  let refuse = true;
+  terminateAnswers.set('LOGICTERMCAN', () => (refuse ? verifiedRefusal('INVALID_REQUEST', 'try later') : undefined));
+  signingAnswer.set('LOGICTERMCAN', 'AUTHORIZED');
+  const handle = await start('LOGICTERMCAN', 1, 'none', { terminationRetryMinutes: 1, continueAsNewAfterEvents: 200 });
+  await handle.signal(cancelSignal, { reason: 'loan sold' });
+  const refused = await (async () => {
+    for (let i = 0; i < 200; i++) {
+      const status = await handle.query(statusQuery);
+      if (status.continuedAsNewCount >= 1 && status.alerts.some((a) => a.kind === 'TERMINATION_REFUSED')) return status;
+      await env.sleep('5 minutes');
+    }
+    throw new Error('never continued as new while terminating');
+  })();
+  expect(refused.phase).toBe('TERMINATING');
+  refuse = false;
+  await handle.executeUpdate(resolveAlertUpdate, { args: [{ alert: 'terminate', action: 'retry' }] });
+  const result = await handle.result();
+  expect(result.phase).toBe('CANCELLED');
+  expect(result.termination?.alreadyTerminated).toBe(false);
+  expect(result.alerts).toEqual([]);
+  expect(count('terminate:LOGICTERMCAN')).toBeGreaterThan(5);
 });
 
 it('validates updates before they enter history, tracks a compensation bill, and cancels', async () => {

@@ -48,11 +48,20 @@ export class SigningStep {
     }
   }
 
-  /** Signed: check now and then that the contract is still in force. */
+  /**
+   * Signed: check now and then that the contract is still in force, while a record is scheduled at WeChat Pay (it
+   * could be collected after the user ended the contract). A lifecycle asleep until a window opens stays asleep: a
+   * create on an ended contract is refused, and that refusal checks the contract anyway.
+   */
   checkContract(now: number): void {
     const { core } = this;
     const { state } = core;
     if (core.legacy || core.busy(CONTRACT_KEY)) return;
+    if (!this.recordsScheduled()) {
+      delete state.nextContractCheckAt;
+      core.faults.clear(CONTRACT_KEY);
+      return;
+    }
     if (state.nextContractCheckAt === undefined) {
       state.nextContractCheckAt = new Date(now + this.checkIntervalMs()).toISOString();
       return;
@@ -70,7 +79,7 @@ export class SigningStep {
     if (!state.signed) {
       if (core.legacy || Date.now() < this.deadline()) times.push(this.deadline());
       if (state.nextSigningPollAt && !core.busy(SIGNING_KEY)) times.push(Date.parse(state.nextSigningPollAt));
-    } else if (!core.legacy && !core.busy(CONTRACT_KEY) && state.nextContractCheckAt) {
+    } else if (!core.legacy && !core.busy(CONTRACT_KEY) && state.nextContractCheckAt && this.recordsScheduled()) {
       times.push(Date.parse(state.nextContractCheckAt));
     }
     if (!core.legacy) {
@@ -157,6 +166,10 @@ export class SigningStep {
     return true;
   }
 
+  private recordsScheduled(): boolean {
+    return this.core.state.installments.some((r) => r.state === 'SCHEDULED' || r.state === 'POLLING');
+  }
+
   private query(): Promise<SigningState> {
     return querySigning({ outContractCode: this.core.plan.outContractCode, appid: this.core.plan.appid });
   }
@@ -165,15 +178,16 @@ export class SigningStep {
     return new Date(Date.now() + this.core.policy.signingPollIntervalSeconds * 1000).toISOString();
   }
 
-  /** The check interval, spread per contract (stable across replays) so that a book does not check in lockstep. */
+  /**
+   * The check interval, spread per contract (stable across replays) over up to an hour, and never on the same
+   * instant as the daily polls, so that a book does not check in lockstep.
+   */
   private checkIntervalMs(): number {
     const { core } = this;
-    const jitter = pollJitterMs(
-      core.plan.outContractCode,
-      core.state.continuedAsNewCount,
-      core.policy.pollJitterSeconds,
-    );
-    return core.policy.contractCheckIntervalMinutes * 60_000 + jitter;
+    const intervalMs = core.policy.contractCheckIntervalMinutes * 60_000;
+    const spreadSeconds = Math.min(3600, Math.floor(intervalMs / 4000));
+    const spread = pollJitterMs(`${core.plan.outContractCode}#contract`, core.state.continuedAsNewCount, spreadSeconds);
+    return intervalMs + 60_000 + spread;
   }
 
   private retryAt(key: string): number | undefined {
