@@ -106,8 +106,8 @@ async function main(): Promise<number> {
         signingDeadlineMs,
         scheduleLeadDays: policy.scheduleLeadDays ?? 7,
         healthyMs: driverResult.settle.end - driverResult.settle.start,
-        evidenceActsWithinMs:
-          ((policy.contractCheckIntervalMinutes ?? 1) * 60 + (policy.pollJitterSeconds ?? 0) + 60) * 1000,
+        // A contract check comes within 1.25 intervals and a minute; a failed step is retried within another two.
+        evidenceActsWithinMs: ((policy.contractCheckIntervalMinutes ?? 1) * 75 + 180) * 1000,
       });
       const { report, timeline } = buildReport({
         options,
