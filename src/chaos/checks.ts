@@ -430,7 +430,7 @@ function evidenceEnds(ctx: CheckContext, view: View): CheckResult {
       if (!done || done.at >= ctx.evidence.collectedAt - ctx.evidenceActsWithinMs) continue;
       // With no record at WeChat Pay the lifecycle sleeps until a window opens, and the refused create ends it then.
       if (action === 'user-terminate' && !view.records.has(spec.plan.contractId)) {
-        asleep += 1;
+        if (!closed) asleep += 1;
         continue;
       }
       reasons.push(action);
@@ -454,7 +454,7 @@ function evidenceEnds(ctx: CheckContext, view: View): CheckResult {
   if (asleep > 0) {
     tally.undecided.push(
       `${asleep} contract(s) terminated by the user while WeChat Pay held no record of them: their lifecycles sleep ` +
-        'until a window opens (no contract checks without a scheduled record), beyond this run',
+        'until a window opens (no contract checks without a scheduled record), beyond this run; not judged',
     );
   }
   return tally.result(
