@@ -5,7 +5,9 @@ import type { RunningCodecServer } from '../codec/server';
 import { loadConfig, type MerchantConfig } from '../config/load';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { startDevServer, type RunningDevServer } from '../servers/devServer';
+import { startConfiguredEventsReceiver, type RunningEventsReceiver } from './eventsReceiver';
 import { JsonLogger } from './logger';
+import { startCommands } from './operatorCommands';
 import { onShutdownSignal } from './signals';
 import { installRuntime, startWorker, type WorkerTarget } from './worker';
 
@@ -26,6 +28,7 @@ async function main(): Promise<void> {
   let devServer: RunningDevServer | undefined;
   let codecServer: RunningCodecServer | undefined;
   let sandbox: Sandbox | undefined;
+  let eventsReceiver: RunningEventsReceiver | undefined;
   try {
     if (config.temporal.mode === 'embedded') {
       if (config.temporal.payloadCodec) {
@@ -62,6 +65,9 @@ async function main(): Promise<void> {
       stops.unshift(async () => rmSync(join(config.sandbox.dataDir, 'running.json'), { force: true }));
     }
 
+    // Before the worker, so that the first events find it listening.
+    eventsReceiver = await startConfiguredEventsReceiver(config.lenderEvents, say);
+    if (eventsReceiver) stops.unshift(eventsReceiver.close);
     const worker = await startWorker(config, target, logger);
     stops.unshift(async () => {
       worker.shutdown();
@@ -78,9 +84,11 @@ async function main(): Promise<void> {
       say(
         `  WeChat Pay sandbox: ${sandbox.primaryUrl} (backup ${sandbox.backupUrl}), control API ${sandbox.primaryUrl}/sandbox/`,
       );
-      say('  Start a demo lifecycle in another terminal:  npm run demo');
+      say('  Live demo:         npm run demo   (in another terminal, from this directory)');
     }
-    say('  Lender CLI:        npm run cli -- --help');
+    if (eventsReceiver)
+      say(`  Lender events:     ${config.lenderEvents.url} (development receiver: verifies and prints each one)`);
+    for (const [label, command] of startCommands()) say(`  ${label.padEnd(18)} ${command}`);
     say('  Stop:              Ctrl-C');
     onShutdownSignal(async (signal) => {
       say(

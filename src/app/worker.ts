@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { AppConfig, MerchantConfig } from '../config/load';
 import { createActivities } from '../activities';
+import { createLenderEventActivities } from '../activities/lenderEvents';
 import { registerSearchAttributes } from '../servers/searchAttributes';
 import { tracingFor } from '../tracing';
 import { createWorkers } from '../worker';
@@ -86,6 +87,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
       taskQueue: config.temporal.taskQueue,
       compensationTaskQueue: config.temporal.compensationTaskQueue,
       activities: createActivities({ wechatpay }),
+      ...lenderEventsOf(config),
       workflowsPath: require.resolve('../workflows'),
       dataConverter: config.temporal.dataConverter,
       ...(tracing ? { tracing: tracing.workerOptions } : {}),
@@ -105,7 +107,7 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
   logger.info('Worker running', {
     address: target_.address,
     namespace,
-    taskQueues: [config.temporal.taskQueue, config.temporal.compensationTaskQueue],
+    taskQueues: [config.temporal.taskQueue, config.temporal.compensationTaskQueue, config.lenderEvents.taskQueue],
     wechatpay: target.baseUrls.primary,
   });
   const stopAll = (): void => {
@@ -125,6 +127,21 @@ export async function startWorker(config: AppConfig, target: WorkerTarget, logge
   return {
     done,
     shutdown: stopAll,
+  };
+}
+
+/**
+ * The lender-event worker's part of createWorkers (reads the secret now). Also without a url: lifecycles that began
+ * with events on find their queue served (their events dropped) instead of waiting on it.
+ */
+function lenderEventsOf(config: AppConfig): Pick<Parameters<typeof createWorkers>[0], 'lenderEvents'> {
+  const events = config.lenderEvents;
+  return {
+    lenderEvents: {
+      activities: createLenderEventActivities(events),
+      taskQueue: events.taskQueue,
+      maxConcurrentDeliveries: events.maxConcurrentDeliveries,
+    },
   };
 }
 

@@ -1,17 +1,10 @@
 import { ConfigError } from '../config/load';
+import { fenToYuan } from '../domain/money';
 import { PlanValidationError } from '../domain/plan';
 import type { LifecycleStatus } from '../domain/status';
 import type { LifecycleSummary, StartResult } from './lenderClient';
 
 /** The CLI's human-readable output: plain-text tables, amounts in yuan (from integer fen, never via floats). */
-
-/** `'123456'` fen → `'1234.56'` yuan. */
-export function fenToYuan(fen: string): string {
-  if (!/^\d+$/.test(fen)) return fen;
-  const padded = fen.padStart(3, '0');
-  const yuan = padded.slice(0, -2).replace(/^0+(?=\d)/, '');
-  return `${yuan}.${padded.slice(-2)}`;
-}
 
 /** Left-aligned columns separated by two spaces, a header and a rule; '-' for empty cells. */
 export function renderTable(

@@ -23,3 +23,18 @@ export type { RepaymentPlanInput } from '../domain/plan';
 export type { PlanModificationInput } from '../domain/modification';
 export type { ContractSigned, RepaymentResultSignal } from '../domain/signals';
 export type { LifecycleStatus, LifecyclePhase } from '../domain/status';
+export {
+  DEFAULT_TOLERANCE_SECONDS,
+  LENDER_EVENT_SIGNATURE_HEADER,
+  LenderEventVerificationError,
+  verifyLenderEvent,
+  type LenderEventVerificationCode,
+  type VerifyLenderEventInput,
+} from './lenderEventSignature';
+export {
+  LENDER_EVENT_SCHEMA_VERSION,
+  LENDER_EVENT_TYPES,
+  type LenderEvent,
+  type LenderEventData,
+  type LenderEventType,
+} from '../domain/lenderEvents';

@@ -25,7 +25,12 @@ import {
   type PlanIssue,
   type RepaymentPlan,
 } from '../domain/plan';
-import { PartialLifecyclePolicySchema, type PartialLifecyclePolicy } from '../domain/policy';
+import {
+  DemoTimeScaleSchema,
+  PartialLifecyclePolicySchema,
+  type DemoTimeScale,
+  type PartialLifecyclePolicy,
+} from '../domain/policy';
 import {
   NextRepaymentDate,
   OutContractCode,
@@ -59,6 +64,7 @@ import {
 import { tracingFor, type Tracing } from '../tracing';
 import { LifecycleConflictError, LifecycleNotFoundError, ModificationRejectedError } from './errors';
 import { jsonDifferences } from './planDiff';
+import { lifecycleStartMetadata } from './startMetadata';
 import { buildListQuery, LIFECYCLE_WORKFLOW_TYPE, type LifecycleFilter } from './visibilityQuery';
 
 export interface RepaymentClientOptions {
@@ -73,6 +79,8 @@ export interface RepaymentClientOptions {
 export interface StartOptions {
   /** Overrides of the client's policy defaults for this lifecycle only (the plan's own `policy` still wins). */
   policy?: PartialLifecyclePolicy;
+  /** A demo's time scale (polls in seconds): only for a demonstration, never set by a plan or temporal.yaml. */
+  demo?: DemoTimeScale;
 }
 
 export interface StartResult {
@@ -132,6 +140,7 @@ export class RepaymentClient {
     ]);
     // Resolved here, once: the workflow runs (and replays) with exactly this policy, whatever later code defaults.
     const policy = resolvePolicy(overrides, plan.policy);
+    if (options.demo) policy.demo = validated(DemoTimeScaleSchema, options.demo, ['demo']);
     const workflowId = workflowIdFor(plan.outContractCode);
     const input: LifecycleInput = { plan, policy, compensationTaskQueue: this.options.compensationTaskQueue };
     try {
@@ -142,6 +151,8 @@ export class RepaymentClient {
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         args: [input],
         typedSearchAttributes: initialSearchAttributes(plan),
+        // What the Web UI lists and shows from the start (the workflow keeps its current details up to date).
+        ...lifecycleStartMetadata(plan, policy),
       });
       return { workflowId, runId: handle.firstExecutionRunId, alreadyStarted: false };
     } catch (error) {

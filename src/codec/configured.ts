@@ -42,7 +42,7 @@ export function allowedOrigins(config: AppConfig): string[] {
 }
 
 /** One token per line (several during a rotation); short tokens are refused. */
-function tokensIn(file: string): string[] {
+export function tokensIn(file: string): string[] {
   const tokens = readSecret(file, 'codecServer.tokenFile')
     .split(/\r?\n/)
     .map((line) => line.trim())

@@ -159,8 +159,12 @@ function parseBody(body: Buffer): Payload[] {
   } catch {
     throw new HttpProblem(400, 'the body is not JSON');
   }
-  const payloads = (parsed as { payloads?: unknown } | null)?.payloads;
-  if (!Array.isArray(payloads)) throw new HttpProblem(400, 'the body must be {"payloads":[…]}');
+  // Proto JSON leaves an empty repeated field out: the CLI sends `{}` for a query without arguments.
+  const object = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+  const payloads = object ? ((parsed as { payloads?: unknown }).payloads ?? []) : undefined;
+  if (!Array.isArray(payloads) || Object.keys(parsed as object).some((key) => key !== 'payloads')) {
+    throw new HttpProblem(400, 'the body must be {"payloads":[…]}');
+  }
   return payloads.map((p, i) => fromJson(p, i));
 }
 

@@ -6,10 +6,12 @@ import type { PayloadEncryptionCodec } from '../codec/payloadEncryption';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, readFileOrFail, readSecret } from './files';
+import { resolveLenderEvents, type LenderEventsConfig } from './lenderEvents';
 import { resolvePayloadCodec } from './payloadEncryption';
 import { ConfigFileSchema, WECHATPAY_BACKUP_URL, WECHATPAY_PRIMARY_URL, type ConfigFile } from './schema';
 
 export { ConfigError } from './files';
+export type { LenderEventsConfig } from './lenderEvents';
 
 /**
  * The one configuration loader used by the worker, the lender client and the CLI.
@@ -19,7 +21,7 @@ export { ConfigError } from './files';
  *   2. temporal.yaml (REPAYMENT_CONFIG, else ./temporal.yaml; absent file = all defaults);
  *   3. the Temporal conventions: the client config file and profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE)
  *      and TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* (via @temporalio/envconfig);
- *   4. WECHATPAY_* variables for the merchant (see README);
+ *   4. WECHATPAY_* variables for the merchant, LENDER_EVENTS_* for the lender's events (see README);
  *   5. OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) turns tracing on.
  * An absent Temporal address means the embedded dev server; absent merchant credentials mean the sandbox.
  */
@@ -80,6 +82,8 @@ export interface AppConfig {
   sandbox: ConfigFile['sandbox'];
   worker: ConfigFile['worker'];
   lifecycle: ConfigFile['lifecycle'];
+  /** Signed events to the lender's backend (off while `url` is undefined). */
+  lenderEvents: LenderEventsConfig;
   /** Human-readable lines saying what was chosen and why; printed at start-up. */
   choices: string[];
 }
@@ -108,6 +112,7 @@ export function loadConfig(options: LoadOptions = {}): AppConfig {
 
   const temporal = resolveTemporal(cfg, env, path, choices);
   const wechatpay = resolveWechatPay(cfg, env, path, choices, present ? file : undefined);
+  const lenderEvents = resolveLenderEvents(cfg, env, path, choices, present ? file : undefined);
   const { tokenFile, tls } = cfg.codecServer;
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined;
   if (endpoint) choices.push(`tracing: OpenTelemetry spans to ${endpoint} (OTEL_EXPORTER_OTLP_*)`);
@@ -124,6 +129,7 @@ export function loadConfig(options: LoadOptions = {}): AppConfig {
     sandbox: { ...cfg.sandbox, dataDir: path(cfg.sandbox.dataDir) },
     worker: cfg.worker,
     lifecycle: cfg.lifecycle,
+    lenderEvents,
     choices,
   };
 }

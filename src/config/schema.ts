@@ -179,6 +179,39 @@ export const WorkerSectionSchema = z
   })
   .strict();
 
+/** Our own headers, which the configured ones may not replace. */
+const RESERVED_EVENT_HEADERS = /^(content-type|content-length|host|user-agent|lender-event-.*)$/i;
+
+/** Signed webhooks to the lender's backend (README "Lender events"); off while no url is set. */
+const LenderEventsSchema = z
+  .object({
+    url: httpUrl.optional(),
+    /** The HMAC secret(s), one per line (the first signs; all sign during a rotation). Never inline. */
+    secretFile: nonEmpty.optional(),
+    /** Extra request headers (not secrets: this file holds none), e.g. a tenant id for the lender's gateway. */
+    headers: z
+      .record(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name')
+          .refine((name) => !RESERVED_EVENT_HEADERS.test(name), 'is set by the worker itself'),
+        z.string().max(1024),
+      )
+      .default({}),
+    /** Deliveries run on their own task queue and worker slots, so a slow receiver never holds WeChat Pay calls. */
+    taskQueue: nonEmpty.default('credit-repayment-events'),
+    /** Per HTTP request (one event). */
+    timeoutMs: positiveInt.max(20_000, 'must be at most 20000').default(10_000),
+    maxConcurrentDeliveries: positiveInt.max(1000).default(20),
+    /** `npm start` also runs the development receiver (`npm run events`) on the url's loopback port. */
+    devReceiver: z.boolean().default(false),
+  })
+  .strict();
+
+export const LenderSectionSchema = z
+  .object({ events: LenderEventsSchema.default(LenderEventsSchema.parse({})) })
+  .strict();
+
 export const ConfigFileSchema = z
   .object({
     temporal: TemporalSectionSchema.default(TemporalSectionSchema.parse({})),
@@ -186,6 +219,7 @@ export const ConfigFileSchema = z
     codecServer: CodecServerSectionSchema.default(CodecServerSectionSchema.parse({})),
     sandbox: SandboxSectionSchema.default(SandboxSectionSchema.parse({})),
     worker: WorkerSectionSchema.default(WorkerSectionSchema.parse({})),
+    lender: LenderSectionSchema.default(LenderSectionSchema.parse({})),
     /** Defaults of the lifecycle policy (each plan may override them): the domain's own policy rules. */
     lifecycle: PartialLifecyclePolicySchema.default({}),
   })

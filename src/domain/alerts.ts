@@ -105,9 +105,9 @@ export class FaultBook {
     }
   }
 
-  /** Clears every fault but those of one step (a stopping lifecycle keeps only its termination's). */
-  clearAllExcept(step: LifecycleStep): void {
-    for (const fault of this.faults.filter((f) => f.step !== step)) this.clear(fault.key);
+  /** Clears every fault but those of some steps (a stopping lifecycle keeps its termination's and its events'). */
+  clearAllExcept(steps: readonly LifecycleStep[]): void {
+    for (const fault of this.faults.filter((f) => !steps.includes(f.step))) this.clear(fault.key);
   }
 
   /** Raises the infrastructure faults that have been failing past the threshold. */

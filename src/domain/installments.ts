@@ -1,7 +1,7 @@
 import { DAY_MS, shanghaiMidnight } from './calendar';
 import { fnv1a64 } from './hash';
 import type { Installment } from './plan';
-import type { LifecyclePolicy } from './policy';
+import { pollIntervalMs, type LifecyclePolicy } from './policy';
 import { isFinalInstallment, type InstallmentRecord, type PollResult, type RepaymentResult } from './status';
 
 /**
@@ -9,8 +9,6 @@ import { isFinalInstallment, type InstallmentRecord, type PollResult, type Repay
  * by an operator's decision), as pure functions over plain records. The workflow decides when to call them; they
  * decide what comes next and when.
  */
-
-const HOUR_MS = 3_600_000;
 
 export type InstallmentAction = 'schedule' | 'poll' | 'due' | 'result-overdue';
 
@@ -64,9 +62,7 @@ export function actionDue(record: InstallmentRecord, nowMs: number): Installment
 
 function nextPollAt(record: InstallmentRecord, fromMs: number, policy: LifecyclePolicy): number {
   const poll =
-    fromMs +
-    policy.pollIntervalHours * HOUR_MS +
-    pollJitterMs(record.outRecordId, record.pollCount, policy.pollJitterSeconds);
+    fromMs + pollIntervalMs(policy) + pollJitterMs(record.outRecordId, record.pollCount, policy.pollJitterSeconds);
   return Math.min(poll, dueAt(record.repaymentDate));
 }
 

@@ -47,8 +47,8 @@ export function checkResolution(
     fail('alert', faults.length === 0 ? 'there is no alert to resolve' : `must name one of: ${keys.join(', ')}`);
   }
   const chosen = fault!;
-  if (context.stopping && chosen.step !== 'terminate') {
-    fail('alert', 'the lifecycle is stopping: only its termination can be retried');
+  if (context.stopping && chosen.step !== 'terminate' && chosen.step !== 'events') {
+    fail('alert', 'the lifecycle is stopping: only its termination (or its lender events) can be retried');
   }
   if (action === 'retry' && chosen.kind === 'MISSED_WINDOW') {
     fail('action', 'the window has closed: reschedule the installment (modifyPlan), skip it or terminate');
@@ -57,6 +57,7 @@ export function checkResolution(
     fail('action', `skip applies to an installment's alert, not ${chosen.key}`);
   if (action === 'terminate') {
     if (chosen.step === 'terminate') fail('action', 'the contract is already being terminated');
+    if (chosen.step === 'events') fail('action', "the lender's event receiver failing says nothing about the contract");
     if (!reason) fail('reason', 'is required to terminate');
   }
   return { fault: chosen, action, ...(reason ? { reason } : {}) };

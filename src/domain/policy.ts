@@ -2,6 +2,17 @@ import { z } from 'zod';
 import { DEFAULT_EVIDENCE_CODES } from './failurePolicy';
 
 /**
+ * A demo's time scale (`npm run demo`), never a production setting: a scheduled record is polled every
+ * `pollIntervalSeconds` instead of every `pollIntervalHours`. Only an explicit `startLifecycle(plan, { demo })` of the
+ * lender client sets it; a plan's own `policy` and temporal.yaml's `lifecycle:` cannot (PartialLifecyclePolicySchema
+ * leaves it out), so the production minimum of one hour stays the rule everywhere else.
+ */
+export const DemoTimeScaleSchema = z.strictObject({
+  pollIntervalSeconds: z.number().int().min(5).max(3600),
+});
+export type DemoTimeScale = z.infer<typeof DemoTimeScaleSchema>;
+
+/**
  * How a lifecycle behaves in time. Defaults here; temporal.yaml's `lifecycle:` section (read by the client)
  * and a plan's own `policy` override them, in that order.
  */
@@ -67,11 +78,14 @@ const LifecyclePolicyFields = z.strictObject({
   /** What a verified refusal of a schedule record (evidence) leads to: terminate the contract, or an alert. */
   onScheduleRefused: z.enum(['terminate', 'alert']),
   /**
-   * For chaos runs and demos only: lets `signingDeadlineHours` and `pollIntervalHours` be fractions of an hour
-   * (down to one minute), so that a signing deadline passes and records are polled within minutes. Said in the
-   * policy itself, so that no deployment default can shorten a production lifecycle by accident.
+   * For chaos runs only: lets `signingDeadlineHours` and `pollIntervalHours` be fractions of an hour (down to one
+   * minute), so that a signing deadline passes and records are polled within minutes. Said in the policy itself, so
+   * that no deployment default can shorten a production lifecycle by accident. (A demo's `demo` time scale shortens
+   * the polls only.)
    */
   shortIntervals: z.literal(true, { error: 'must be true when given (tests and demos only)' }).optional(),
+  /** Present only on a demo's lifecycle (see DemoTimeScaleSchema). */
+  demo: DemoTimeScaleSchema.optional(),
 });
 
 const SHORT_HOUR_FIELDS = ['signingDeadlineHours', 'pollIntervalHours'] as const;
@@ -123,5 +137,12 @@ export const DEFAULT_LIFECYCLE_POLICY: Readonly<LifecyclePolicy> = Object.freeze
   onScheduleRefused: 'terminate',
 });
 
-export const PartialLifecyclePolicySchema = LifecyclePolicyFields.partial().superRefine(checkHourFields);
+export const PartialLifecyclePolicySchema = LifecyclePolicyFields.omit({ demo: true })
+  .partial()
+  .superRefine(checkHourFields);
 export type PartialLifecyclePolicy = z.infer<typeof PartialLifecyclePolicySchema>;
+
+/** The time between two polls of a scheduled record (before its jitter). */
+export function pollIntervalMs(policy: LifecyclePolicy): number {
+  return policy.demo ? policy.demo.pollIntervalSeconds * 1000 : policy.pollIntervalHours * 3_600_000;
+}

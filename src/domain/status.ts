@@ -1,4 +1,5 @@
 import type { ErrorClass } from './failurePolicy';
+import type { LenderEventOutbox } from './lenderEvents';
 import type { Installment } from './plan';
 import type { LifecyclePolicy } from './policy';
 
@@ -85,7 +86,8 @@ export interface StopRequest {
   evidence?: StopEvidence;
 }
 
-export type LifecycleStep = 'signing' | 'contract' | 'create' | 'poll' | 'result' | 'terminate';
+/** `events`: delivering lender events (README "Lender events"); the contract itself is not affected. */
+export type LifecycleStep = 'signing' | 'contract' | 'create' | 'poll' | 'result' | 'terminate' | 'events';
 
 /**
  * What needs an operator:
@@ -144,6 +146,8 @@ export interface CarriedState {
   faults?: StepFault[];
   /** Invalid lender results received by signal (accepted for compatibility, logged and counted). */
   rejectedResults?: number;
+  /** Lender events not yet delivered (patch `lender-events`). */
+  events?: LenderEventOutbox;
 }
 
 export interface LifecycleStatus {

@@ -1,13 +1,16 @@
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { RepaymentActivities } from '../activities';
+import type { LenderEventActivities } from '../activities/lenderEvents';
 import type { WorkerTracingOptions } from '../tracing';
 
 /**
- * The two workers of the repayment service, shared by the tests and the real entry point:
- * - main: both workflows and every activity except the compensation-bill query;
+ * The workers of the repayment service, shared by the tests and the real entry point:
+ * - main: both workflows and every activity except the compensation-bill query and the lender-event delivery;
  * - compensation: only the compensation-bill query, on its own task queue whose server-side rate limit
- *   (maxTaskQueueActivitiesPerSecond) holds the API's 100 calls/s across all worker processes, not per process.
+ *   (maxTaskQueueActivitiesPerSecond) holds the API's 100 calls/s across all worker processes, not per process;
+ * - events: only the delivery to the lender's receiver, on its own task queue and slots, so that a slow or failing
+ *   receiver can never hold the slots the WeChat Pay calls need.
  */
 
 export const COMPENSATION_CALLS_PER_SECOND = 100;
@@ -36,10 +39,15 @@ export interface CreateWorkersOptions {
    * otherwise unchanged. A prebuilt workflowBundle must then have been bundled with WORKFLOW_INTERCEPTORS_MODULE.
    */
   tracing?: WorkerTracingOptions;
+  /** The lender-event activities (on or off as their config says); absent (tests), lifecycles learn they are off. */
+  lenderEvents?: { activities: LenderEventActivities; taskQueue: string; maxConcurrentDeliveries: number };
 }
 
-/** [main, compensation]. */
-export async function createWorkers(options: CreateWorkersOptions): Promise<[Worker, Worker]> {
+/** Every lifecycle asks this (a local activity) once per run; the answer without lender events. */
+export const lenderEventsOff = async (): Promise<null> => null;
+
+/** [main, compensation, events when given]. */
+export async function createWorkers(options: CreateWorkersOptions): Promise<[Worker, Worker, ...Worker[]]> {
   const { queryCompensationBill, ...mainActivities } = options.activities;
   const limits = options.limits ?? {};
   const common = {
@@ -55,7 +63,10 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<[Wor
     ...common,
     ...workflows,
     taskQueue: options.taskQueue,
-    activities: mainActivities,
+    activities: {
+      ...mainActivities,
+      lenderEventsSettings: options.lenderEvents?.activities.lenderEventsSettings ?? lenderEventsOff,
+    },
     ...(limits.maxConcurrentActivityTaskExecutions
       ? { maxConcurrentActivityTaskExecutions: limits.maxConcurrentActivityTaskExecutions }
       : {}),
@@ -69,7 +80,15 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<[Wor
     activities: { queryCompensationBill },
     maxTaskQueueActivitiesPerSecond: limits.compensationActivitiesPerSecond ?? COMPENSATION_CALLS_PER_SECOND,
   });
-  return [main, compensation];
+  if (!options.lenderEvents) return [main, compensation];
+  const { activities, taskQueue, maxConcurrentDeliveries } = options.lenderEvents;
+  const events = await Worker.create({
+    ...common,
+    taskQueue,
+    activities: { deliverLenderEvents: activities.deliverLenderEvents },
+    maxConcurrentActivityTaskExecutions: maxConcurrentDeliveries,
+  });
+  return [main, compensation, events];
 }
 
 /** Runs every worker until `until` settles, then shuts them all down (tests). */

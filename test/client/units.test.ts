@@ -4,7 +4,8 @@ import { parsePlan, PlanValidationError } from '../../src/domain/plan';
 import type { LifecycleStatus } from '../../src/domain/status';
 import { demoPlan } from '../../src/client/demoPlan';
 import { LifecycleConflictError, LifecycleNotFoundError } from '../../src/client/errors';
-import { describeFailure, fenToYuan, formatList, formatStatus, renderTable } from '../../src/client/format';
+import { describeFailure, formatList, formatStatus, renderTable } from '../../src/client/format';
+import { fenToYuan } from '../../src/domain/money';
 import { jsonDifferences } from '../../src/client/planDiff';
 import { buildListQuery, LIFECYCLE_PHASES, quoteVisibilityString } from '../../src/client/visibilityQuery';
 

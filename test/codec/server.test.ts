@@ -109,6 +109,12 @@ it('requires the bearer token when configured, on POST but not on the preflight'
   expect(preflight.status).toBe(204);
 });
 
+it('takes {} as no payloads: proto JSON leaves an empty list out (the temporal CLI, a query without input)', async () => {
+  const none = await post(`${open.url}/encode`, {});
+  expect(none.status).toBe(200);
+  expect(await none.json()).toEqual({ payloads: [] });
+});
+
 it('refuses what is not the protocol, without echoing payloads', async () => {
   expect((await fetch(`${open.url}/decode`)).status).toBe(405);
   expect((await post(`${open.url}/a/b/decode`, { payloads: [] })).status).toBe(404);

@@ -16,10 +16,10 @@ const run = promisify(execFile);
 
 export const dist = (relative: string): string => join(projectRoot(), 'dist', 'src', relative);
 
-/** The machine's environment without Temporal or WeChat Pay settings, so only the test's config counts. */
+/** The machine's environment without Temporal, WeChat Pay or lender-event settings: only the test's config counts. */
 export function isolatedEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_') && !k.startsWith('WECHATPAY_')),
+    Object.entries(process.env).filter(([k]) => !/^(TEMPORAL|WECHATPAY|LENDER_EVENTS)_/.test(k)),
   );
   return { ...env, TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml', ...extra };
 }
@@ -114,8 +114,13 @@ export interface NpmStart {
  * `npm start` as a user runs it (npm start = build, then this entry point) in a fresh directory whose
  * temporal.yaml only moves every port to a free one, so that a test cannot collide with a developer's own
  * `npm start`. Resolves once the whole banner is printed; on failure nothing is left running or on disk.
+ * `extraYaml` (top-level sections other than temporal, codecServer and worker) is appended to that file.
  */
-export async function startNpmStart(prefix: string, env: NodeJS.ProcessEnv = isolatedEnv()): Promise<NpmStart> {
+export async function startNpmStart(
+  prefix: string,
+  env: NodeJS.ProcessEnv = isolatedEnv(),
+  extraYaml = '',
+): Promise<NpmStart> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const ports = {
     port: await freePort(),
@@ -126,7 +131,7 @@ export async function startNpmStart(prefix: string, env: NodeJS.ProcessEnv = iso
   writeFileSync(
     join(dir, 'temporal.yaml'),
     `temporal:\n  devServer:\n    port: ${ports.port}\n    uiPort: ${ports.uiPort}\n` +
-      `codecServer:\n  port: ${ports.codecPort}\nworker:\n  metricsPort: ${ports.metricsPort}\n`,
+      `codecServer:\n  port: ${ports.codecPort}\nworker:\n  metricsPort: ${ports.metricsPort}\n${extraYaml}`,
   );
   const main = startProcess('node', [dist('app/main.js')], env, dir);
   try {

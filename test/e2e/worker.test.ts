@@ -1,27 +1,15 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chromium } from 'playwright-core';
-import { connectRepaymentClient, type ConnectedRepaymentClient } from '../../src/client/lenderClient';
-import { loadConfig } from '../../src/config/load';
+import type { ConnectedRepaymentClient } from '../../src/client/lenderClient';
 import { workflowIdFor, type RepaymentPlanInput } from '../../src/domain/plan';
 import type { LifecycleStatus } from '../../src/domain/status';
 import { projectRoot } from '../../src/paths';
-import { startSandbox, type Sandbox } from '../../src/sandbox';
+import type { Sandbox } from '../../src/sandbox';
 import type { RequestLogEntry } from '../../src/sandbox/requestLog';
-import { createDevServerEnv } from '../harness/temporal';
-import { runEveryStep } from '../harness/teardown';
 import { freePort, waitUntil, type RunningProcess } from './processes';
-import {
-  isolatedEnv,
-  lenderCli,
-  nearPlan,
-  registerContract,
-  startWorkerProcess,
-  temporalCli,
-  writeWorkerConfig,
-} from './support';
+import { isolatedEnv, lenderCli, nearPlan, registerContract, startWorkerProcess, temporalCli } from './support';
+import { startWorkerWorld, type WorkerWorld } from './workerWorld';
 
 /**
  * End to end on real processes: the dev server (temporal CLI, Web UI on), the sandbox over HTTP, the worker as an
@@ -31,7 +19,6 @@ import {
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-let env: TestWorkflowEnvironment;
 let sandbox: Sandbox;
 let worker: RunningProcess;
 let repayment: ConnectedRepaymentClient;
@@ -41,16 +28,12 @@ let address: string;
 let uiPort: number;
 let metricsPort: number;
 
+let world: WorkerWorld | undefined;
+
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'e2e-worker-'));
   uiPort = await freePort();
-  metricsPort = await freePort();
-  env = await createDevServerEnv({ uiPort });
-  address = env.connection.options.address;
-  sandbox = await startSandbox({ dataDir: join(dir, 'sandbox') });
-  configFile = writeWorkerConfig(dir, address, sandbox, metricsPort);
-  worker = await startWorkerProcess(configFile);
-  repayment = await connectRepaymentClient(loadConfig({ file: configFile, env: isolatedEnv() }));
+  world = await startWorkerWorld('e2e-worker-', { uiPort });
+  ({ dir, address, sandbox, configFile, metricsPort, worker, repayment } = world);
 }, 180_000);
 
 // A failed test leaves no fault behind for the next one.
@@ -59,15 +42,11 @@ afterEach(async () => {
   await sandbox?.control.setPrimaryDown(false);
 });
 
-afterAll(() =>
-  runEveryStep(
-    () => worker?.kill('SIGKILL'),
-    () => repayment?.close(),
-    () => sandbox?.close(),
-    () => env?.teardown(),
-    () => rmSync(dir, { recursive: true, force: true }),
-  ),
-);
+afterAll(async () => {
+  // The suite may have replaced the worker (SIGKILL test): stop the current one.
+  if (world) world.worker = worker;
+  await world?.stop();
+});
 
 async function statusOf(code: string): Promise<LifecycleStatus> {
   return repayment.client.getStatus(code);

@@ -179,7 +179,7 @@ describe('alerts (FaultBook)', () => {
     book.raiseDue(minutes(40));
     expect(book.alerts().map((f) => f.key)).toEqual(['create:R2', 'poll:R3']);
     expect(book.label()).toBe('create:MISSED_WINDOW');
-    book.clearAllExcept('terminate');
+    book.clearAllExcept(['terminate']);
     expect(book.alerts()).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import { WorkflowNotFoundError, type Duration } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
+import { createLenderEventActivities } from '../../src/activities/lenderEvents';
 import { addDays, shanghaiDateOf, shanghaiMidnight } from '../../src/domain/calendar';
 import { resolvePolicy, workflowIdFor, type InstallmentInput, type RepaymentPlanInput } from '../../src/domain/plan';
 import type { PartialLifecyclePolicy } from '../../src/domain/policy';
@@ -27,6 +28,7 @@ import { runEveryStep } from '../harness/teardown';
 
 const TASK_QUEUE = 'lifecycle-test';
 const COMPENSATION_TASK_QUEUE = 'lifecycle-test-compensation';
+const EVENTS_TASK_QUEUE = 'lifecycle-test-events';
 const BASE_DAY_MS = 86_400_000;
 
 export interface LifecycleFixture {
@@ -59,6 +61,8 @@ export interface LifecycleFixture {
 export interface LifecycleFixtureOptions {
   /** Options of the workers' WeChat Pay client (e.g. `failbackAfterMs`). */
   wechatpay?: SandboxClientOptions;
+  /** Lender events on, delivered to this receiver (off by default). */
+  lenderEvents?: { url: string; secretFile: string; timeoutMs?: number };
 }
 
 export interface ContractOptions {
@@ -91,6 +95,7 @@ export async function createLifecycleFixture(options: LifecycleFixtureOptions = 
       compensationTaskQueue: COMPENSATION_TASK_QUEUE,
       activities: createActivities({ wechatpay }),
       workflowBundle,
+      ...(options.lenderEvents ? { lenderEvents: lenderEventsWorker(options.lenderEvents) } : {}),
     });
   } catch (error) {
     // Nothing half-started outlives a failed setup.
@@ -189,6 +194,19 @@ export async function createLifecycleFixture(options: LifecycleFixtureOptions = 
       );
     },
   };
+}
+
+function lenderEventsWorker(events: NonNullable<LifecycleFixtureOptions['lenderEvents']>) {
+  const config = {
+    url: events.url,
+    secretFile: events.secretFile,
+    headers: {},
+    taskQueue: EVENTS_TASK_QUEUE,
+    timeoutMs: events.timeoutMs ?? 5000,
+    maxConcurrentDeliveries: 5,
+    devReceiver: false,
+  };
+  return { activities: createLenderEventActivities(config), taskQueue: EVENTS_TASK_QUEUE, maxConcurrentDeliveries: 5 };
 }
 
 /**

@@ -4,6 +4,7 @@ import type { MainQueueActivities } from '../../src/activities';
 import { addDays, shanghaiDateOf } from '../../src/domain/calendar';
 import { workflowIdFor } from '../../src/domain/plan';
 import { DEFAULT_LIFECYCLE_POLICY } from '../../src/domain/policy';
+import { lenderEventsOff } from '../../src/worker';
 import { repaymentLifecycle } from '../../src/workflows';
 import type { LifecycleInput } from '../../src/workflows/definitions';
 import { statusQuery } from '../../src/workflows/definitions';
@@ -34,7 +35,7 @@ it('pins a partial policy in the input of a second run, before it does anything 
     connection: env.nativeConnection,
     taskQueue: 'pin',
     workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
-    activities,
+    activities: { ...activities, lenderEventsSettings: lenderEventsOff },
   });
   const today = shanghaiDateOf(await env.currentTimeMs());
   const handle = await env.client.workflow.start(repaymentLifecycle, {

@@ -1,5 +1,6 @@
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { EVIDENCE_ONLY_PATCH } from '../../src/workflows/lifecycle/legacy';
+import { LENDER_EVENTS_PATCH } from '../../src/workflows/lifecycle/lenderEvents';
 import { LEGACY_HISTORIES_DIR, loadRecordedHistories } from './recordHistory';
 
 /**
@@ -8,7 +9,7 @@ import { LEGACY_HISTORIES_DIR, loadRecordedHistories } from './recordHistory';
  * patch are covered: test/histories/legacy/ was recorded before the patches, test/histories/ after them.
  */
 
-const PATCHES = [EVIDENCE_ONLY_PATCH, 'bill-tracker-retries-infrastructure'];
+const PATCHES = [EVIDENCE_ONLY_PATCH, 'bill-tracker-retries-infrastructure', LENDER_EVENTS_PATCH];
 
 it('replays every recorded history without non-determinism', async () => {
   const histories = loadRecordedHistories();

@@ -3,6 +3,7 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { MainQueueActivities } from '../../src/activities';
 import { addDays, shanghaiDateOf } from '../../src/domain/calendar';
 import { resolvePolicy, workflowIdFor } from '../../src/domain/plan';
+import { lenderEventsOff } from '../../src/worker';
 import { repaymentLifecycle } from '../../src/workflows';
 import { createTimeSkippingEnv } from '../harness/temporal';
 
@@ -39,7 +40,7 @@ it('a bug in workflow code fails the workflow task (Temporal retries it after a 
     connection: env.nativeConnection,
     taskQueue: 'bug',
     workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
-    activities,
+    activities: { ...activities, lenderEventsSettings: lenderEventsOff },
   });
   const today = shanghaiDateOf(await env.currentTimeMs());
   const handle = await env.client.workflow.start(repaymentLifecycle, {

@@ -13,7 +13,7 @@ import { resolvePolicy, workflowIdFor } from '../../src/domain/plan';
 import type { PartialLifecyclePolicy } from '../../src/domain/policy';
 import { RepaymentPhase } from '../../src/domain/searchAttributes';
 import type { LifecycleStatus } from '../../src/domain/status';
-import { runWorkersUntil } from '../../src/worker';
+import { lenderEventsOff, runWorkersUntil } from '../../src/worker';
 import { repaymentLifecycle } from '../../src/workflows';
 import {
   cancelSignal,
@@ -89,7 +89,7 @@ beforeAll(async () => {
     connection: env.nativeConnection,
     taskQueue: 'logic',
     workflowBundle,
-    activities,
+    activities: { ...activities, lenderEventsSettings: lenderEventsOff },
   });
   const compensation = await Worker.create({
     connection: env.nativeConnection,

@@ -3,6 +3,7 @@ import type { ClassifiedFailure } from '../../domain/failurePolicy';
 import type { RepaymentPlan } from '../../domain/plan';
 import type { LifecyclePolicy } from '../../domain/policy';
 import type { CarriedState, StopRequest } from '../../domain/status';
+import type { LenderEvents } from './lenderEvents';
 
 /** What the lifecycle's step modules (signing, installments, termination, visibility) share with the workflow. */
 
@@ -18,6 +19,8 @@ export interface LifecycleCore {
    */
   readonly legacy: boolean;
   readonly faults: FaultBook;
+  /** What the lender's backend is told (lenderEvents.ts): each step reports its transitions here. */
+  readonly events: LenderEvents;
   /** Runs an API action in the background, keyed (one per key at a time); the loop wakes when it settles. */
   launch(key: string, kind: ActionKind, action: () => Promise<void>): void;
   busy(key: string): boolean;

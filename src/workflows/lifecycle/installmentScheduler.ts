@@ -48,6 +48,7 @@ export class InstallmentScheduler {
         case 'due':
           markDue(record, core.policy);
           core.faults.clearInstallment(record.outRecordId, ['poll']);
+          core.events.installmentDue(record);
           break;
         case 'result-overdue':
           this.resultOverdue(record, now);
@@ -117,6 +118,7 @@ export class InstallmentScheduler {
     }
     core.faults.clear(faultKey('create', record.outRecordId));
     markScheduled(record, Date.now(), core.policy);
+    core.events.installmentScheduled(record, stored);
   }
 
   /** The record as WeChat Pay holds it, undefined when verifiably absent, 'retry' when the query itself failed. */
@@ -159,6 +161,7 @@ export class InstallmentScheduler {
     if (core.policy.onScheduleRefused === 'terminate') {
       core.faults.clearInstallment(record.outRecordId);
       markFailed(record, message);
+      core.events.installmentRefused(record);
       core.requestStop({
         kind: 'failure',
         evidence: 'SCHEDULE_REFUSED',

@@ -97,6 +97,7 @@ export class SigningStep {
     state.signed = true;
     state.signedTime = signedTime ?? nowIso();
     delete state.nextSigningPollAt;
+    this.core.events.contractSigned(state.signedTime);
   }
 
   /**

@@ -1,12 +1,14 @@
-import { upsertSearchAttributes } from '@temporalio/workflow';
+import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import { shanghaiMidnight } from '../../domain/calendar';
 import { NextRepaymentDate, RepaymentAlert, RepaymentPhase } from '../../domain/searchAttributes';
-import { isFinalInstallment, type LifecyclePhase, type LifecycleStatus } from '../../domain/status';
+import { FINAL_PHASES, isFinalInstallment, type LifecyclePhase, type LifecycleStatus } from '../../domain/status';
 import type { LifecycleCore } from './core';
+import { currentDetails, timerSummary } from './currentDetails';
 
 /**
  * What operators and the lender see: the search attributes (RepaymentPhase, NextRepaymentDate, RepaymentAlert),
- * upserted only on change, and the `status` query's answer.
+ * upserted only on change, the Web UI's current details and timer summaries (metadata, no commands), and the
+ * `status` query's answer.
  */
 export class Visibility {
   private published: { phase?: string; next?: number | null; alert?: string | null } = {};
@@ -20,6 +22,7 @@ export class Visibility {
   publish(): void {
     const { core } = this;
     const phase = this.phase();
+    setCurrentDetails(currentDetails(core, phase, FINAL_PHASES.includes(phase)));
     const unsettled = core.state.installments.filter((r) => !isFinalInstallment(r)).map((r) => r.repaymentDate);
     const next = unsettled.length > 0 ? shanghaiMidnight(unsettled.reduce((a, b) => (a < b ? a : b))) : null;
     const updates = [];
@@ -32,6 +35,11 @@ export class Visibility {
     if (updates.length === 0) return;
     upsertSearchAttributes(updates);
     this.published = { phase, next, alert };
+  }
+
+  /** The one-line summary of the main loop's timer that wakes it at `wakeAt`. */
+  timerSummary(wakeAt: number): string {
+    return timerSummary(this.core, wakeAt);
   }
 
   status(final: boolean): LifecycleStatus {
