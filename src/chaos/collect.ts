@@ -28,6 +28,8 @@ export interface RunFacts {
   openChildStarts: number;
   /** The last workflow task failed and none completed after it: a bug holding the run. */
   workflowTaskFailing: boolean;
+  /** A workflow task is scheduled or running (the run is about to act). */
+  workflowTaskOpen: boolean;
   /** RepaymentAlert as upserted, in order, with the event time (null: cleared). */
   alertUpserts: Array<{ at: number; value: string | null }>;
   /** Decoded results of completed activities that hold one of the scan's `forged` values (JSON text). */
@@ -163,6 +165,7 @@ async function runFacts(
     openActivities: 0,
     openChildStarts: 0,
     workflowTaskFailing: false,
+    workflowTaskOpen: false,
     alertUpserts: [],
     forgedResults: [],
     plaintextPayloads: 0,
@@ -199,6 +202,14 @@ async function runFacts(
     }
     if (event.workflowTaskFailedEventAttributes) facts.workflowTaskFailing = true;
     if (event.workflowTaskCompletedEventAttributes) facts.workflowTaskFailing = false;
+    if (event.workflowTaskScheduledEventAttributes) facts.workflowTaskOpen = true;
+    if (
+      event.workflowTaskCompletedEventAttributes ||
+      event.workflowTaskFailedEventAttributes ||
+      event.workflowTaskTimedOutEventAttributes
+    ) {
+      facts.workflowTaskOpen = false;
+    }
     const upserted =
       event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.RepaymentAlert;
     if (upserted) facts.alertUpserts.push({ at, value: keywordOf(upserted) });

@@ -29,7 +29,7 @@ export function lost(ctx: CheckContext, view: View): CheckResult {
     if (run.status === 'COMPLETED') continue;
     if (run.workflowTaskFailing)
       tally.fail(`${code}: its workflow task keeps failing (run ${run.runId}, ${run.events} events)`);
-    const waiting = run.openTimers + run.openActivities + run.openChildStarts > 0;
+    const waiting = run.workflowTaskOpen || run.openTimers + run.openActivities + run.openChildStarts > 0;
     if (!waiting && !workflow.alert) {
       tally.fail(
         `${code}: running with no timer, no activity and no alert (run ${run.runId}, phase ${workflow.phase})`,

@@ -54,6 +54,7 @@ function run(overrides: Partial<RunFacts> = {}): RunFacts {
     openActivities: 0,
     openChildStarts: 0,
     workflowTaskFailing: false,
+    workflowTaskOpen: false,
     alertUpserts: [],
     forgedResults: [],
     plaintextPayloads: 0,
