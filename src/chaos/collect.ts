@@ -263,14 +263,15 @@ function keywordOf(payload: temporal.api.common.v1.IPayload): string | null {
 
 /**
  * Every payload under the event must be ciphertext, except what Temporal itself writes in clear by design: search
- * attributes (indexed), the SDK's patch markers (`patch-data`: the patch id) and the server's details of an activity
- * cancelled before it started (SERVER_CONSTANTS).
+ * attributes (indexed), the SDK's marker metadata (`patch-data`: a patch id; `data` of a local activity's marker:
+ * its sequence number, type and times; its `result` goes through the codec) and the server's details of an activity
+ * cancelled before it started (SERVER_CONSTANTS). The openid scan reads all of them anyway.
  */
 function plaintextPayloads(event: HistoryEvent): number {
   let count = 0;
   const visit = (value: unknown, key: string): void => {
     if (!value || typeof value !== 'object' || value instanceof Uint8Array) return;
-    if (key === 'searchAttributes' || key === 'patch-data') return;
+    if (key === 'searchAttributes') return;
     const candidate = value as { metadata?: Record<string, Uint8Array>; data?: unknown };
     if (candidate.metadata && 'data' in candidate) {
       const encoding = Buffer.from(candidate.metadata.encoding ?? new Uint8Array()).toString('utf8');
@@ -280,7 +281,12 @@ function plaintextPayloads(event: HistoryEvent): number {
     }
     for (const [k, v] of Object.entries(value)) visit(v, k);
   };
-  visit(event, '');
+  const marker = event.markerRecordedEventAttributes;
+  if (marker) {
+    const { 'patch-data': _patch, data: _metadata, ...rest } = marker.details ?? {};
+    visit({ ...marker, details: rest }, '');
+    for (const [k, v] of Object.entries(event)) if (k !== 'markerRecordedEventAttributes') visit(v, k);
+  } else visit(event, '');
   return count;
 }
 
