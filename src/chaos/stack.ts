@@ -147,11 +147,23 @@ export class ChaosStack {
   /** Set by stop(): nothing is started again after it. */
   stopped = false;
 
+  /**
+   * Starts a worker and waits until it polls. A worker cannot start while Temporal is down (it exits): like a process
+   * supervisor, this starts it again, every 5 s, at most 12 times.
+   */
   async startWorker(index: number): Promise<void> {
-    if (this.stopped) throw new Error('the chaos stack is stopping');
     const worker = this.workers[index]!;
-    worker.start();
-    await worker.waitFor(/"message":"Worker running"/, 180_000);
+    for (let attempt = 1; ; attempt++) {
+      if (this.stopped) throw new Error('the chaos stack is stopping');
+      worker.start();
+      try {
+        await worker.waitFor(/"message":"Worker running"/, 180_000);
+        return;
+      } catch (error) {
+        if (worker.running || attempt >= 12) throw error;
+        await sleep(5_000);
+      }
+    }
   }
 
   async killWorker(index: number): Promise<void> {
