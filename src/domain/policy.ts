@@ -16,11 +16,11 @@ export type DemoTimeScale = z.infer<typeof DemoTimeScaleSchema>;
  * How a lifecycle behaves in time. Defaults here; temporal.yaml's `lifecycle:` section (read by the client)
  * and a plan's own `policy` override them, in that order.
  */
-export const LifecyclePolicySchema = z.strictObject({
+const LifecyclePolicyFields = z.strictObject({
+  /** Whole hours, at least 1; fractions down to one minute only with `shortIntervals` (see below). */
   signingDeadlineHours: z
     .number()
-    .int()
-    .min(1)
+    .positive()
     .max(24 * 90),
   signingPollIntervalSeconds: z.number().int().min(10).max(86_400),
   /**
@@ -29,10 +29,10 @@ export const LifecyclePolicySchema = z.strictObject({
    * because lifecycles started with it re-check their input on replay and continue-as-new (temporal.yaml refuses it).
    */
   scheduleLeadDays: z.number().int().min(1).max(14),
+  /** Whole hours, at least 1; fractions down to one minute only with `shortIntervals` (see below). */
   pollIntervalHours: z
     .number()
-    .int()
-    .min(1)
+    .positive()
     .max(24 * 14),
   /**
    * Contract checks (and the polls of lifecycles begun before the spread below) are spread over this many seconds,
@@ -96,9 +96,44 @@ export const LifecyclePolicySchema = z.strictObject({
     .max(30 * 24 * 60),
   /** What a verified refusal of a schedule record (evidence) leads to: terminate the contract, or an alert. */
   onScheduleRefused: z.enum(['terminate', 'alert']),
+  /**
+   * For chaos runs only: lets `signingDeadlineHours` and `pollIntervalHours` be fractions of an hour (down to one
+   * minute), so that a signing deadline passes and records are polled within minutes. Said in the policy itself, so
+   * that no deployment default can shorten a production lifecycle by accident. (A demo's `demo` time scale shortens
+   * the polls only.)
+   */
+  shortIntervals: z.literal(true, { error: 'must be true when given (tests and demos only)' }).optional(),
   /** Present only on a demo's lifecycle (see DemoTimeScaleSchema). */
   demo: DemoTimeScaleSchema.optional(),
 });
+
+const SHORT_HOUR_FIELDS = ['signingDeadlineHours', 'pollIntervalHours'] as const;
+const ONE_MINUTE_IN_HOURS = 1 / 60;
+
+/** Whole hours ≥ 1, unless the same policy says `shortIntervals: true` (then ≥ one minute). */
+function checkHourFields(
+  policy: Partial<Record<(typeof SHORT_HOUR_FIELDS)[number], number>> & {
+    shortIntervals?: true;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  for (const field of SHORT_HOUR_FIELDS) {
+    const hours = policy[field];
+    if (hours === undefined) continue;
+    if (policy.shortIntervals) {
+      if (hours < ONE_MINUTE_IN_HOURS)
+        ctx.addIssue({ code: 'custom', path: [field], message: 'must be at least one minute (1/60)' });
+    } else if (!Number.isInteger(hours) || hours < 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [field],
+        message: 'must be a whole number of hours, at least 1 (fractions only with shortIntervals: true, for tests)',
+      });
+    }
+  }
+}
+
+export const LifecyclePolicySchema = LifecyclePolicyFields.superRefine(checkHourFields);
 
 export type LifecyclePolicy = z.infer<typeof LifecyclePolicySchema>;
 
@@ -128,7 +163,9 @@ export const DEFAULT_LIFECYCLE_POLICY: Readonly<LifecyclePolicy> = Object.freeze
   onScheduleRefused: 'terminate',
 });
 
-export const PartialLifecyclePolicySchema = LifecyclePolicySchema.omit({ demo: true }).partial();
+export const PartialLifecyclePolicySchema = LifecyclePolicyFields.omit({ demo: true })
+  .partial()
+  .superRefine(checkHourFields);
 export type PartialLifecyclePolicy = z.infer<typeof PartialLifecyclePolicySchema>;
 
 /** The time between two polls of a scheduled record (before its jitter). */

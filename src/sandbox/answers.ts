@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { newNonce, responseSignMessage, signMessage, unixSeconds } from '../wechatpay/signer';
 import { SIGNTEST_PREFIX } from '../wechatpay/verifier';
-import { DEFAULT_SLOW_DELAY_MS, DEFAULT_TRICKLE_INTERVAL_MS, type Fault } from './faults';
+import { DEFAULT_SLOW_DELAY_MS, DEFAULT_TRICKLE_INTERVAL_MS, type EndpointName, type Fault } from './faults';
+import { forgedBody } from './forgery';
 import { INVENTED_HEADER } from './inventions';
 import type { SandboxKeys } from './keys';
 
@@ -22,6 +23,8 @@ export interface OutgoingAnswer {
   certificateDownload?: boolean;
   /** Labels of what the answer invents beyond the seeds and the digest (inventions.ts). */
   invented: string[];
+  /** Which endpoint answers (a `forged` fault lies in that endpoint's terms). */
+  endpoint?: EndpointName;
 }
 
 const STALE_BY_SECONDS = 600;
@@ -35,7 +38,11 @@ export class AnswerSender {
   /** Answers held back (`slow`) or dripping out (`trickle`); cleared on close. */
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly keys: SandboxKeys) {}
+  /** `nowMs` is the clock of answer timestamps (the auth clock: moved by a clock-drift episode). */
+  constructor(
+    private readonly keys: SandboxKeys,
+    private readonly nowMs: () => number = Date.now,
+  ) {}
 
   send(res: ServerResponse, answer: OutgoingAnswer, fault?: Fault): void {
     if (answer.invented.length > 0) res.setHeader(INVENTED_HEADER, answer.invented.join(', '));
@@ -53,10 +60,13 @@ export class AnswerSender {
         ? JSON.stringify({ ...(answer.body as object), sandbox_padding: 'x'.repeat(OVERSIZED_PADDING_BYTES) })
         : JSON.stringify(answer.body);
     const signed = answer.signed && kind !== 'unsigned-404';
+    // A forged answer is signed over the truth and sends the lie: its signature cannot verify.
+    const forged = kind === 'forged' && answer.status < 300;
+    const sent = forged ? JSON.stringify(forgedBody(answer.endpoint, answer.body)) : text;
     const out = (): void => {
       if (signed) this.sign(res, text, answer, fault);
-      if (kind === 'trickle') this.trickle(res, answer.status, text, fault?.delayMs ?? DEFAULT_TRICKLE_INTERVAL_MS);
-      else sendText(res, answer.status, text);
+      if (kind === 'trickle') this.trickle(res, answer.status, sent, fault?.delayMs ?? DEFAULT_TRICKLE_INTERVAL_MS);
+      else sendText(res, answer.status, sent);
     };
     if (kind !== 'slow') out();
     else
@@ -73,7 +83,7 @@ export class AnswerSender {
   /** Signs with the key SandboxKeys.signingKey picks for the request, then sabotages if asked. */
   private sign(res: ServerResponse, text: string, answer: OutgoingAnswer, fault?: Fault): void {
     const key = this.keys.signingKey(answer.requestedSerial, answer.certificateDownload);
-    const nowSeconds = Number(unixSeconds());
+    const nowSeconds = Number(unixSeconds(this.nowMs()));
     const timestamp = String(fault?.kind === 'stale' ? nowSeconds - STALE_BY_SECONDS : nowSeconds);
     const nonce = newNonce();
     const tampered = fault?.kind === 'tampered' || fault?.kind === 'bad-signature-404';

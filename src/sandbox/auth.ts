@@ -12,6 +12,16 @@ import { invalidRequest, signError } from './errors';
 
 export const MAX_SKEW_SECONDS = 300;
 
+/**
+ * The clock requests are authenticated and answers are timestamped with: real time, unless a drift is set (a
+ * sandbox invention for chaos runs, `POST /sandbox/auth-clock`): past ±300 s every request is refused with 401 and
+ * every answer is stale, as when the merchant's clock or WeChat Pay's drifts. The business clock is separate.
+ */
+export class AuthClock {
+  offsetMs = 0;
+  readonly now = (): number => Date.now() + this.offsetMs;
+}
+
 export interface RequestAuthenticatorOptions {
   mchid: string;
   merchantSerialNo: string;

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { isCalendarDate } from '../domain/calendar';
+import type { AuthClock } from './auth';
 import { CertificateControl } from './certificateControl';
 import { paramError, SandboxError } from './errors';
 import { ENDPOINTS, FAULT_KINDS, type Fault, type FaultInput, type FaultQueue } from './faults';
@@ -73,8 +74,12 @@ const FaultSchema = z
     ),
     count: z.number().int().positive().max(1_000_000).optional(),
     delayMs: z.number().int().min(0).max(600_000).optional(),
+    ratio: z.number().positive().max(1).optional(),
+    forMs: z.number().int().positive().max(86_400_000).optional(),
   })
   .strict();
+/** A fault limited by time or share only (no count given) lasts as long as that: its count is this. */
+const UNCOUNTED = 1_000_000;
 
 export interface PrimarySwitch {
   readonly primaryUp: boolean;
@@ -89,6 +94,7 @@ export interface SandboxControlDeps {
   log: RequestLog;
   primary: PrimarySwitch;
   businessNow(): Promise<number>;
+  authClock: AuthClock;
 }
 
 export interface PlatformKeyInfo {
@@ -145,6 +151,11 @@ export class SandboxControl {
     contracts[contract.out_contract_code] = contract;
     this.deps.store.changed('contracts', contract.out_contract_code);
     return { ...contract };
+  }
+
+  /** Every contract (a chaos checker compares them all with what the lifecycles did). */
+  async listContracts(): Promise<SandboxContract[]> {
+    return Object.values(this.deps.store.data.contracts).map((c) => ({ ...c }));
   }
 
   async getContract(outContractCode: string): Promise<SandboxContract> {
@@ -268,11 +279,14 @@ export class SandboxControl {
   // ---- faults ----
   async injectFault(input: FaultInput): Promise<Fault> {
     const f = parse(FaultSchema, input);
+    const bounded = f.ratio !== undefined || f.forMs !== undefined;
     return this.deps.faults.add({
       endpoint: f.endpoint,
       kind: f.kind,
-      count: f.count ?? 1,
+      count: f.count ?? (bounded ? UNCOUNTED : 1),
       ...(f.delayMs === undefined ? {} : { delayMs: f.delayMs }),
+      ...(f.ratio === undefined ? {} : { ratio: f.ratio }),
+      ...(f.forMs === undefined ? {} : { forMs: f.forMs }),
     });
   }
 
@@ -301,11 +315,21 @@ export class SandboxControl {
     };
   }
 
+  /**
+   * Moves the clock requests are authenticated and answers timestamped with (auth.ts, AuthClock): beyond ±300 s
+   * every request is refused with 401 SIGN_ERROR and every answer is stale. 0 puts it back. Not persisted.
+   */
+  async setAuthClockOffset(offsetMs: number): Promise<{ offsetMs: number; authTime: string }> {
+    this.deps.authClock.offsetMs = parse(z.number().int().min(-86_400_000).max(86_400_000), offsetMs, 'offsetMs');
+    return { offsetMs: this.deps.authClock.offsetMs, authTime: shanghaiTimestamp(this.deps.authClock.now()) };
+  }
+
   /** Clears the state (contracts, records, bills, clock offset), the request log and the faults; keys stay. */
   async reset(): Promise<void> {
     this.deps.store.reset();
     this.deps.log.clear();
     this.deps.faults.clear();
+    this.deps.authClock.offsetMs = 0;
   }
 
   // ---- platform keys (rotation) ----

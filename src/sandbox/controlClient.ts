@@ -39,6 +39,10 @@ export class SandboxControlClient {
     return this.call('POST', '/sandbox/contracts', input);
   }
 
+  listContracts(): Promise<SandboxContract[]> {
+    return this.call('GET', '/sandbox/contracts');
+  }
+
   getContract(outContractCode: string): Promise<SandboxContract> {
     return this.call('GET', `/sandbox/contracts/${enc(outContractCode)}`);
   }
@@ -112,6 +116,11 @@ export class SandboxControlClient {
 
   setClockOffset(offsetMs: number): Promise<{ offsetMs: number; businessTime: string }> {
     return this.call('POST', '/sandbox/clock', { offsetMs });
+  }
+
+  /** Clock drift: requests are authenticated and answers timestamped `offsetMs` away from real time (0: back). */
+  setAuthClockOffset(offsetMs: number): Promise<{ offsetMs: number; authTime: string }> {
+    return this.call('POST', '/sandbox/auth-clock', { offsetMs });
   }
 
   async reset(): Promise<void> {

@@ -7,6 +7,7 @@ import { SandboxError } from './errors';
  *
  *   GET    /sandbox/health
  *   POST   /sandbox/contracts                          {outContractCode, contractId, appid, openid, authorized?, …}
+ *   GET    /sandbox/contracts                          (all of them)
  *   GET    /sandbox/contracts/:code
  *   POST   /sandbox/contracts/:code/authorize
  *   POST   /sandbox/contracts/:code/terminate-as-user  {remark?}
@@ -22,6 +23,7 @@ import { SandboxError } from './errors';
  *   GET    /sandbox/faults                             DELETE /sandbox/faults
  *   POST   /sandbox/primary                            {up: boolean}
  *   POST   /sandbox/clock                              {offsetMs}
+ *   POST   /sandbox/auth-clock                         {offsetMs}   (clock drift: 401s and stale answers)
  *   POST   /sandbox/reset
  *   GET    /sandbox/keys                               POST /sandbox/keys (adds one)
  *   POST   /sandbox/keys/:id                           {active: boolean}
@@ -40,6 +42,7 @@ type Operation = (control: SandboxControl, params: string[], query: URLSearchPar
 const ROUTES: Array<[method: string, pattern: RegExp, operation: Operation]> = [
   ['GET', /^\/sandbox\/health$/, (c) => c.health()],
   ['POST', /^\/sandbox\/contracts$/, (c, _p, _q, b) => c.createContract(b as never)],
+  ['GET', /^\/sandbox\/contracts$/, (c) => c.listContracts()],
   ['GET', /^\/sandbox\/contracts\/([^/]+)$/, (c, [code]) => c.getContract(code as string)],
   ['POST', /^\/sandbox\/contracts\/([^/]+)\/authorize$/, (c, [code]) => c.authorizeContract(code as string)],
   [
@@ -69,6 +72,7 @@ const ROUTES: Array<[method: string, pattern: RegExp, operation: Operation]> = [
     (c, _p, _q, b) => c.setPrimaryDown(typeof b.up === 'boolean' ? !b.up : (b.up as never)),
   ],
   ['POST', /^\/sandbox\/clock$/, (c, _p, _q, b) => c.setClockOffset(b.offsetMs as never)],
+  ['POST', /^\/sandbox\/auth-clock$/, (c, _p, _q, b) => c.setAuthClockOffset(b.offsetMs as never)],
   ['POST', /^\/sandbox\/reset$/, (c) => c.reset()],
   ['GET', /^\/sandbox\/keys$/, (c) => c.listPlatformKeys()],
   ['POST', /^\/sandbox\/keys$/, (c) => c.addPlatformKey()],

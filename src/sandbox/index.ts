@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { RequestAuthenticator } from './auth';
+import { AuthClock, RequestAuthenticator } from './auth';
 import { SandboxControl } from './control';
 import { assertControlToken } from './controlAccess';
 import { FaultQueue } from './faults';
@@ -46,6 +46,8 @@ export interface SandboxOptions {
    * without one only loopback callers may use the control API (whatever `host` is).
    */
   controlToken?: string;
+  /** Also append every request-log entry to this file, as JSON lines (a whole run's log, beyond the last 10 000). */
+  requestLogFile?: string;
 }
 
 export interface Sandbox {
@@ -87,7 +89,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const clock = options.businessClock ?? Date.now;
   const businessNow = async (): Promise<number> => (await clock()) + store.data.clockOffsetMs;
   const faults = new FaultQueue();
-  const log = new RequestLog();
+  const log = new RequestLog(undefined, options.requestLogFile);
+  const authClock = new AuthClock();
   const logger = options.logger ?? (() => undefined);
 
   const server = new SandboxServer({
@@ -98,7 +101,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       mchid,
       merchantSerialNo: keys.merchant.serialNo,
       merchantPublicKey: keys.merchant.publicKey,
+      nowMs: authClock.now,
     }),
+    authNowMs: authClock.now,
     keys,
     faults,
     log,
@@ -114,7 +119,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     logger,
     ...(controlToken === undefined ? {} : { controlToken }),
   });
-  const control = new SandboxControl({ mchid, store, keys, faults, log, primary: server, businessNow });
+  const control = new SandboxControl({ mchid, store, keys, faults, log, primary: server, businessNow, authClock });
   server.attachControl(control);
   await server.start();
 
@@ -162,6 +167,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     close: async () => {
       await server.close();
       store.close();
+      log.close();
     },
   };
 }

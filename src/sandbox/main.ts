@@ -22,6 +22,7 @@ async function main(): Promise<void> {
       process.env.SANDBOX_HOST ?? '127.0.0.1',
     )
     .option('--no-persist', 'keep the state in memory only')
+    .option('--request-log <file>', 'also append every request-log entry to this file (JSON lines, mode 0600)')
     .option('--quiet', 'do not log each request')
     .parse();
   const opts = program.opts<{
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     host: string;
     persist: boolean;
     quiet?: boolean;
+    requestLog?: string;
   }>();
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
     dataDir: opts.dataDir,
     mchid: opts.mchid,
     persist: opts.persist,
+    ...(opts.requestLog ? { requestLogFile: opts.requestLog } : {}),
     ...(opts.quiet ? {} : { logger: (line: string) => process.stderr.write(`${line}\n`) }),
   });
   say('WeChat Pay sandbox is running.');
@@ -61,6 +64,7 @@ async function main(): Promise<void> {
   }
   say(`  APIv3 key:    ${sandbox.apiV3KeyPath}  (mode 0600; seals the certificates of GET /v3/certificates)`);
   say(`  state:        ${opts.persist ? `${opts.dataDir}/state.json + state.journal` : 'in memory'}`);
+  if (opts.requestLog) say(`  request log:  ${opts.requestLog}  (every request, JSON lines)`);
   say('');
   say('temporal.yaml section for a worker (the ports hold while this process runs):');
   say(sandbox.configSnippet());

@@ -36,6 +36,8 @@ export interface SandboxServerDeps {
   logger: (line: string) => void;
   /** When set, every control call must carry it as a Bearer token; when not, only loopback callers may call. */
   controlToken?: string;
+  /** The clock of answer timestamps (the authenticator has the same one): moved by a clock-drift episode. */
+  authNowMs?: () => number;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -58,7 +60,7 @@ export class SandboxServer implements PrimarySwitch {
 
   constructor(private readonly deps: SandboxServerDeps) {
     this.ports = { primary: deps.primaryPort, backup: deps.backupPort };
-    this.answers = new AnswerSender(deps.keys);
+    this.answers = new AnswerSender(deps.keys, deps.authNowMs);
   }
 
   /** The control API is served by this server but also needs it (primary switch): wired after construction. */
@@ -230,7 +232,15 @@ export class SandboxServer implements PrimarySwitch {
     const certificateDownload = route?.endpoint === 'certificates';
     this.answers.send(
       res,
-      { status, body: answer, signed: status !== 401, requestedSerial, certificateDownload, invented },
+      {
+        status,
+        body: answer,
+        signed: status !== 401,
+        requestedSerial,
+        certificateDownload,
+        invented,
+        ...(route ? { endpoint: route.endpoint } : {}),
+      },
       fault,
     );
   }
