@@ -1,14 +1,13 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { MainQueueActivities } from '../../src/activities';
-import { addDays, shanghaiDateOf } from '../../src/domain/calendar';
+import { shanghaiDateOf } from '../../src/domain/calendar';
 import { workflowIdFor } from '../../src/domain/plan';
 import { DEFAULT_LIFECYCLE_POLICY } from '../../src/domain/policy';
-import { lenderEventsOff } from '../../src/worker';
 import { repaymentLifecycle } from '../../src/workflows';
 import type { LifecycleInput } from '../../src/workflows/definitions';
 import { statusQuery } from '../../src/workflows/definitions';
 import { createTimeSkippingEnv } from '../harness/temporal';
+import { inMemoryWorker, oneInstallmentInput } from './inMemory';
 
 /**
  * A lifecycle started without its whole policy (a raw `temporal workflow start`; the lender client always sends it)
@@ -31,29 +30,12 @@ beforeAll(async () => {
 afterAll(async () => env?.teardown(), 60_000);
 
 it('pins a partial policy in the input of a second run, before it does anything else', async () => {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: 'pin',
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
-    activities: { ...activities, lenderEventsSettings: lenderEventsOff },
-  });
+  const worker = await inMemoryWorker(env, 'pin', activities);
   const today = shanghaiDateOf(await env.currentTimeMs());
   const handle = await env.client.workflow.start(repaymentLifecycle, {
     taskQueue: 'pin',
     workflowId: workflowIdFor('PINNED'),
-    args: [
-      {
-        plan: {
-          outContractCode: 'PINNED',
-          contractId: 'WXCPINNED',
-          appid: 'wxapp',
-          openid: 'oSecretOpenid',
-          signature: { mode: 'none' },
-          installments: [{ repaymentAmount: '100', minRepaymentAmount: '5', repaymentDate: addDays(today, 5) }],
-        },
-        policy: { pollIntervalHours: 48 },
-      },
-    ],
+    args: [oneInstallmentInput('PINNED', today, 5, { pollIntervalHours: 48 })],
   });
   await worker.runUntil(async () => {
     let status;

@@ -1,11 +1,10 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { MainQueueActivities } from '../../src/activities';
-import { addDays, shanghaiDateOf } from '../../src/domain/calendar';
+import { shanghaiDateOf } from '../../src/domain/calendar';
 import { resolvePolicy, workflowIdFor } from '../../src/domain/plan';
-import { lenderEventsOff } from '../../src/worker';
 import { repaymentLifecycle } from '../../src/workflows';
 import { createTimeSkippingEnv } from '../harness/temporal';
+import { inMemoryWorker, oneInstallmentInput } from './inMemory';
 
 /**
  * A bug in the workflow's own code (a TypeError) is the worker's fault, not evidence against the contract: it fails
@@ -36,29 +35,12 @@ beforeAll(async () => {
 afterAll(async () => env?.teardown(), 60_000);
 
 it('a bug in workflow code fails the workflow task (Temporal retries it after a fix), never the contract', async () => {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: 'bug',
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') }),
-    activities: { ...activities, lenderEventsSettings: lenderEventsOff },
-  });
+  const worker = await inMemoryWorker(env, 'bug', activities);
   const today = shanghaiDateOf(await env.currentTimeMs());
   const handle = await env.client.workflow.start(repaymentLifecycle, {
     taskQueue: 'bug',
     workflowId: workflowIdFor('BUGGY'),
-    args: [
-      {
-        plan: {
-          outContractCode: 'BUGGY',
-          contractId: 'WXCBUGGY',
-          appid: 'wxapp',
-          openid: 'oSecretOpenid',
-          signature: { mode: 'none' },
-          installments: [{ repaymentAmount: '100', minRepaymentAmount: '5', repaymentDate: addDays(today, 5) }],
-        },
-        policy: resolvePolicy(undefined, undefined),
-      },
-    ],
+    args: [oneInstallmentInput('BUGGY', today, 5, resolvePolicy(undefined, undefined))],
   });
   await worker.runUntil(async () => {
     // No time skipping here: a workflow task that keeps failing holds the test server's clock.

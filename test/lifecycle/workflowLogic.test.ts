@@ -24,6 +24,7 @@ import {
   statusQuery,
 } from '../../src/workflows/definitions';
 import { createTimeSkippingEnv } from '../harness/temporal';
+import { oneInstallmentInput } from './inMemory';
 
 /**
  * The workflow's own logic on the time-skipping server, with in-memory activities (Temporal's usual way to test
@@ -276,20 +277,7 @@ it('checks the plan against the moment it was started, not when a worker first r
     taskQueue: 'logic',
     workflowId: workflowIdFor('LOGICLATE'),
     startDelay: '3 days',
-    args: [
-      {
-        plan: {
-          outContractCode: 'LOGICLATE',
-          contractId: 'WXCLOGICLATE',
-          appid: 'wxapp',
-          openid: 'oSecretOpenid',
-          signature: { mode: 'none' },
-          installments: [{ repaymentAmount: '100', minRepaymentAmount: '5', repaymentDate: addDays(today, 1) }],
-        },
-        compensationTaskQueue: 'logic-compensation',
-        policy: resolvePolicy(undefined, undefined),
-      },
-    ],
+    args: [oneInstallmentInput('LOGICLATE', today, 1, resolvePolicy(undefined, undefined), 'logic-compensation')],
   });
   await env.sleep('3 days');
   let status: LifecycleStatus | undefined;
