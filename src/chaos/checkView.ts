@@ -23,6 +23,8 @@ export class View {
       if (entry.endpoint === 'schedule-create' && body.contract_id) push(this.creates, body.contract_id, entry);
       if (entry.endpoint === 'terminate' && body.out_contract_code)
         push(this.terminates, body.out_contract_code, entry);
+      const queried = entry.endpoint === 'contract-query' ? SIGNING_QUERY_PATH.exec(entry.path) : null;
+      if (queried) push(this.queries, decodeURIComponent(queried[1]!), entry);
     }
     this.today = shanghaiDateOf(ctx.evidence.collectedAt);
   }
@@ -78,6 +80,9 @@ export class View {
     return first ? Date.parse(first.at) : undefined;
   }
 }
+
+/** `/v3/ecommerce/individual-contracts/out-contract-code/{out_contract_code}?appid=…` (seed 002). */
+const SIGNING_QUERY_PATH = /\/out-contract-code\/([^/?]+)/;
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);

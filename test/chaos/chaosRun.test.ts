@@ -9,24 +9,7 @@ import { projectRoot } from '../../src/paths';
  * The short chaos run, as `npm run chaos` runs it (the built entry, real processes: dev server, sandbox, two
  * workers): 50 lifecycles, two faults of each injected kind, three worker kills, a dev-server restart, a clock drift
  * and a key rotation, then the independent checker. About 3 minutes.
- *
- * KNOWN FINDINGS (reported to the lead, not fixed here: src/workflows and src/activities are out of this branch's
- * scope). Both come from one fact: a lifecycle knows the contract was AUTHORIZED only from a verified signing query,
- * which lifecycles in signature mode 'signal' or 'none' do not make before their first contract check, and never-signed
- * ones never see.
- * 1. terminate-once: after a terminate whose outcome was lost (reset or tampered answer, or the activity's completion
- *    lost to a worker kill or the dev-server restart), the activity sends the terminate again without a reconciling
- *    query. WeChat Pay refuses it (already terminated) and the lifecycle ends right, but a second terminate was sent.
- * 2. evidence-ends: a contract the user terminated before that first check keeps its lifecycle MONITORING: a later
- *    UNAUTHORIZED is not taken as the user's termination.
- * The test lets these two checks fail for exactly these lifecycles and nothing else; remove the allowance with the fix.
  */
-
-const NEVER_SAW_AUTHORIZED = /^\w+ \(signing [\w-]+, mode \w+, never answered AUTHORIZED\): /;
-const KNOWN: Record<string, RegExp> = {
-  'terminate-once': NEVER_SAW_AUTHORIZED,
-  'evidence-ends': new RegExp(`${NEVER_SAW_AUTHORIZED.source}user-terminate more than`),
-};
 
 jest.setTimeout(9 * 60_000);
 
@@ -55,14 +38,9 @@ it('survives the fault schedule: nothing lost, duplicated, wrongly terminated, t
     secretsFound: 0,
   });
   for (const check of report.checks) {
-    const known = KNOWN[check.id];
-    if (known) {
-      expect(check.examples).toHaveLength(check.violations);
-      for (const example of check.examples) expect(example).toMatch(known);
-    } else {
-      expect({ check: check.id, passed: check.passed, examples: check.examples }).toMatchObject({ passed: true });
-    }
+    expect({ check: check.id, passed: check.passed, examples: check.examples }).toMatchObject({ passed: true });
   }
+  expect(code).toBe(0);
   // Every fault of the schedule ran, the worker kill found creates in flight, and WeChat Pay saw faults.
   expect(report.schedule.filter((e) => e.outcome !== 'ok').map((e) => `${e.id} ${e.kind}: ${e.detail}`)).toEqual([]);
   expect(new Set(report.schedule.map((e) => e.kind)).size).toBe(10);

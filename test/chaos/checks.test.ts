@@ -277,6 +277,16 @@ it('catches a terminate request after one went through, even one whose answer wa
   world.evidence.workflows.set('repayment-OK1', workflow('OK1', [run({ status: 'COMPLETED', openTimers: 0 })]));
   expect(failing(world)).toEqual({});
   world.evidence.requests.push(request('terminate', { out_contract_code: 'OK1' }, 400, NOW - 7 * MINUTE));
+  // Never answered AUTHORIZED: nothing could confirm the lost answer, so a refused resend is allowed, and said.
+  expect(failing(world)).toEqual({});
+  expect(check(world).get('terminate-once')!.undecided).toEqual([expect.stringMatching(/^1 contract\(s\) never/)]);
+  // Once the signing query answered AUTHORIZED, the worker could have confirmed it: the resend is a violation.
+  world.journal.add({ at: NOW - 15 * MINUTE, actor: 'user', action: 'contract', code: 'OK1', outcome: 'ok' });
+  world.evidence.requests.push({
+    ...request('contract-query', undefined, 200, NOW - 12 * MINUTE),
+    method: 'GET',
+    path: '/v3/ecommerce/individual-contracts/out-contract-code/OK1?appid=wxd678efh567hg6787',
+  });
   expect(failing(world)).toEqual({ 'terminate-once': 1 });
 });
 
