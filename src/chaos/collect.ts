@@ -220,14 +220,10 @@ async function runFacts(
     }
     const completed = event.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0];
     if (completed) facts.result = (await decoded(codec, completed)) as LifecycleStatus;
-    if (
-      event.workflowExecutionCompletedEventAttributes ||
-      event.workflowExecutionContinuedAsNewEventAttributes ||
-      event.workflowExecutionFailedEventAttributes ||
-      event.workflowExecutionTerminatedEventAttributes ||
-      event.workflowExecutionTimedOutEventAttributes ||
-      event.workflowExecutionCanceledEventAttributes
-    ) {
+    const closedAs = closeStatusOf(event);
+    if (closedAs) {
+      // The history is read after the listing: a run that closed in between is judged closed.
+      facts.status = closedAs;
       facts.closeTime = at;
     }
   }
@@ -235,6 +231,17 @@ async function runFacts(
   facts.openActivities = activities.size;
   facts.openChildStarts = children.size;
   return facts;
+}
+
+/** The execution status a close event gives its run, as the listing names it. */
+function closeStatusOf(event: HistoryEvent): string | undefined {
+  if (event.workflowExecutionCompletedEventAttributes) return 'COMPLETED';
+  if (event.workflowExecutionContinuedAsNewEventAttributes) return 'CONTINUED_AS_NEW';
+  if (event.workflowExecutionFailedEventAttributes) return 'FAILED';
+  if (event.workflowExecutionTerminatedEventAttributes) return 'TERMINATED';
+  if (event.workflowExecutionTimedOutEventAttributes) return 'TIMED_OUT';
+  if (event.workflowExecutionCanceledEventAttributes) return 'CANCELLED';
+  return undefined;
 }
 
 const SERVER_CONSTANTS = new Set(['"ACTIVITY_ID_NOT_STARTED"']);
