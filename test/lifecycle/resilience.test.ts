@@ -128,3 +128,21 @@ it('retries the termination through 5xx answers until it goes through, once', as
     termination_remark: result.termination?.remark,
   });
 });
+
+it('confirms a terminate whose answer was lost with the signing query, and never sends it again', async () => {
+  // Signed before the start (mode none): the lifecycle asks the signing query once before terminating, so that a
+  // lost answer can be confirmed ("no longer authorized") rather than the terminate sent again.
+  const plan = await fx.newContract('RESILTERMLOST', { installments: 1, firstInDays: 20 });
+  const handle = await fx.start(plan);
+  await waitForPhase(fx, handle, ['MONITORING']);
+  await inject({ endpoint: 'terminate', kind: 'reset', count: 1 });
+  await handle.signal(cancelSignal, { reason: 'loan sold' });
+  const result = await handle.result();
+  expect(result).toMatchObject({ phase: 'CANCELLED', cancelReason: 'loan sold' });
+  const terminations = await fx.calls(plan, 'terminate');
+  expect(terminations.map((call) => `${call.status}:${call.fault ?? 'clean'}`)).toEqual(['200:reset']);
+  const checks = (await fx.calls(plan, 'contract-query')).map((call) => call.seq);
+  expect(checks.filter((seq) => seq < terminations[0]!.seq).length).toBeGreaterThan(0);
+  expect(checks.filter((seq) => seq > terminations[0]!.seq).length).toBeGreaterThan(0);
+  expect(await fx.sandbox.control.getContract(plan.outContractCode)).toMatchObject({ state: 'TERMINATED' });
+});
