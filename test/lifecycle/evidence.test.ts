@@ -10,7 +10,7 @@ import {
   statusQuery,
 } from '../../src/workflows/definitions';
 import {
-  createLifecycleFixture,
+  useLifecycleFixture,
   expectEndedOnce,
   simulateLender,
   waitForPhase,
@@ -25,12 +25,11 @@ import { maybeRecordHistory } from './recordHistory';
  * verifiably lost or changed, the user's own termination, an operator's decision, and the termination itself.
  */
 
+const fixture = useLifecycleFixture();
 let fx: LifecycleFixture;
-beforeAll(async () => {
-  fx = await createLifecycleFixture();
-}, 120_000);
-afterEach(async () => fx?.sandbox.control.clearFaults());
-afterAll(async () => fx?.teardown(), 60_000);
+beforeAll(() => {
+  fx = fixture();
+});
 
 type Handle = WorkflowHandle<typeof repaymentLifecycle>;
 const HOUR = 3_600_000;

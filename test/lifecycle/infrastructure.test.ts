@@ -3,7 +3,7 @@ import { RepaymentAlert } from '../../src/domain/searchAttributes';
 import type { EndpointName, FaultKind } from '../../src/sandbox';
 import type { repaymentLifecycle } from '../../src/workflows';
 import { statusQuery } from '../../src/workflows/definitions';
-import { createLifecycleFixture, simulateLender, waitForStatus, type LifecycleFixture } from './fixture';
+import { useLifecycleFixture, simulateLender, waitForStatus, type LifecycleFixture } from './fixture';
 import { maybeRecordHistory } from './recordHistory';
 
 /**
@@ -12,12 +12,11 @@ import { maybeRecordHistory } from './recordHistory';
  * itself when the fault does; the contract stays in force at WeChat Pay and the lifecycle completes.
  */
 
+const fixture = useLifecycleFixture();
 let fx: LifecycleFixture;
-beforeAll(async () => {
-  fx = await createLifecycleFixture();
-}, 120_000);
-afterEach(async () => fx?.sandbox.control.clearFaults());
-afterAll(async () => fx?.teardown(), 60_000);
+beforeAll(() => {
+  fx = fixture();
+});
 
 type Handle = WorkflowHandle<typeof repaymentLifecycle>;
 
