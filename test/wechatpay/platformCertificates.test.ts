@@ -164,6 +164,16 @@ describe('download, decrypt, verify', () => {
   });
 });
 
+/**
+ * Certificate times have whole seconds, and the newest certificate is preferred: waits (under a second) until a
+ * certificate added now starts in a later second than every one the sandbox holds.
+ */
+async function intoTheNextSecond(sandbox: Sandbox): Promise<void> {
+  const latest = Math.max(...sandbox.platformCertificates.map((c) => c.validFrom));
+  const next = (Math.floor(latest / 1000) + 1) * 1000;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now() + 5)));
+}
+
 describe('a rotation mid-run', () => {
   let sandbox: Sandbox;
   beforeAll(async () => {
@@ -198,6 +208,7 @@ describe('a rotation mid-run', () => {
         }),
       );
       await run(() => queryScheduleRecord(client, record));
+      await intoTheNextSecond(sandbox);
       const rotated = await sandbox.control.certificates.add();
       expect(rotated.serial).not.toBe(before);
       await run(() => queryScheduleRecord(client, record));
