@@ -110,6 +110,7 @@ export interface QueryContractSigningRequest {
   appid: string;
 }
 
+export const CONTRACT_AUTH_STATES: readonly ContractAuthState[] = ['AUTHORIZED', 'UNAUTHORIZED'];
 export type ContractAuthState = 'AUTHORIZED' | 'UNAUTHORIZED';
 
 export interface ContractSigningInfo {
@@ -132,6 +133,11 @@ export async function queryContractSigning(
     query: { appid },
   });
   requireStrings(answer, requireObject(answer), ['auth_state'], 'answer');
+  // Only the two documented states: "not AUTHORIZED" ends a contract as the user's termination, so a state the seed
+  // does not name must never be read as one (it is infrastructure until someone looks).
+  if (!CONTRACT_AUTH_STATES.includes(answer.data.auth_state)) {
+    throw unexpected(answer, `answer.auth_state is not one of ${CONTRACT_AUTH_STATES.join(', ')}`);
+  }
   return answer.data;
 }
 

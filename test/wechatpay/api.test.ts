@@ -247,6 +247,13 @@ describe('queryContractSigning', () => {
       WechatPayUnexpectedAnswerError,
     );
   });
+
+  it('rejects an auth_state the seed does not name (never read as "not authorized")', async () => {
+    nextAnswer = JSON.stringify({ ...signing, auth_state: 'SUSPENDED' });
+    const error = await rejectionOf(queryContractSigning(client, { out_contract_code: 'A1', appid: 'wx1' }));
+    expect(error).toBeInstanceOf(WechatPayUnexpectedAnswerError);
+    expect((error as Error).message).toMatch(/auth_state is not one of AUTHORIZED, UNAUTHORIZED/);
+  });
 });
 
 describe('queryCompensationBill', () => {
