@@ -1,3 +1,4 @@
+import type { RequestLogEntry } from '../sandbox/requestLog';
 import type { View } from './checkView';
 import { executedOk, processed, Tally, type CheckContext, type CheckResult } from './checkTypes';
 import type { LifecycleSpec } from './plans';
@@ -122,13 +123,15 @@ export function terminateAfterSuccess(ctx: CheckContext, view: View): CheckResul
     if (requests.length === 0) continue;
     tally.examined += 1;
     const who = view.describe(spec);
+    // Without a verified AUTHORIZED the signing query cannot tell a terminated contract from one never signed:
+    // after a terminate whose answer was lost, the worker must send it again, and WeChat Pay refuses it harmlessly.
+    const unconfirmable = (resent: RequestLogEntry[]) =>
+      !view.sawAuthorized(spec) && resent.every((e) => e.status >= 400);
     const first = requests.findIndex(executedOk);
     if (first >= 0 && first < requests.length - 1) {
       const success = requests[first]!;
       const after = requests.slice(first + 1);
-      // Without a verified AUTHORIZED the signing query cannot tell a terminated contract from one never signed:
-      // after a terminate whose answer was lost, the worker must send it again, and WeChat Pay refuses it harmlessly.
-      if (!view.sawAuthorized(spec) && after.every((e) => e.status >= 400)) {
+      if (unconfirmable(after)) {
         refusedResends.push(`${who}: ${after.length} refused resend(s) after seq ${success.seq}`);
         continue;
       }
@@ -141,9 +144,10 @@ export function terminateAfterSuccess(ctx: CheckContext, view: View): CheckResul
     }
     const byUser = ctx.journal.done(code, 'user-terminate');
     const afterUser = byUser ? requests.filter((e) => Date.parse(e.at) >= byUser.at) : [];
-    if (afterUser.length > 1 && !view.sawAuthorized(spec) && afterUser.every((e) => e.status >= 400)) {
+    if (afterUser.length <= 1) continue;
+    if (unconfirmable(afterUser)) {
       refusedResends.push(`${who}: terminated by the user, then ${afterUser.length} refused terminate requests`);
-    } else if (afterUser.length > 1) {
+    } else {
       tally.fail(`${who}: terminated by the user, then ${afterUser.length} terminate requests (one or none expected)`);
     }
   }

@@ -1,5 +1,5 @@
 import { condition, log } from '@temporalio/workflow';
-import type { TerminationAnswer } from '../../activities';
+import type { SigningState, TerminationAnswer } from '../../activities';
 import type { StopRequest, TerminationRecord } from '../../domain/status';
 import { terminationRemark } from '../../domain/termination';
 import { querySigning, terminateContract } from './activities';
@@ -77,13 +77,21 @@ export class TerminationSaga {
   }
 
   private async learnWhetherAuthorized(): Promise<void> {
-    const { plan, state } = this.core;
+    const signing = await this.signingState('before terminating');
+    if (signing?.found && signing.authState === 'AUTHORIZED') this.core.state.authorizedSeen = true;
+  }
+
+  /**
+   * The signing query's verified answer, or undefined when it failed: not knowing only costs a resend after an
+   * unknown outcome (which WeChat Pay refuses harmlessly) or another round of the termination.
+   */
+  private async signingState(when: string): Promise<SigningState | undefined> {
+    const { plan } = this.core;
     try {
-      const signing = await querySigning({ outContractCode: plan.outContractCode, appid: plan.appid });
-      if (signing.found && signing.authState === 'AUTHORIZED') state.authorizedSeen = true;
+      return await querySigning({ outContractCode: plan.outContractCode, appid: plan.appid });
     } catch (error) {
-      // Not knowing only costs a resend after an unknown outcome, which WeChat Pay refuses harmlessly.
-      log.warn('signing query failed before terminating', { error: this.core.classify(error).message });
+      log.warn(`signing query failed ${when}`, { error: this.core.classify(error).message });
+      return undefined;
     }
   }
 
@@ -126,14 +134,8 @@ export class TerminationSaga {
    * not authorized; after "no such contract", the signing query does not find it either.
    */
   private async confirmAlreadyTerminated(refusedAsNotFound: boolean): Promise<boolean> {
-    const { plan } = this.core;
-    try {
-      const signing = await querySigning({ outContractCode: plan.outContractCode, appid: plan.appid });
-      return refusedAsNotFound ? !signing.found : signing.found && signing.authState !== 'AUTHORIZED';
-    } catch (error) {
-      const failure = this.core.classify(error);
-      log.warn('signing query failed while reconciling termination', { error: failure.message });
-      return false;
-    }
+    const signing = await this.signingState('while reconciling termination');
+    if (!signing) return false;
+    return refusedAsNotFound ? !signing.found : signing.found && signing.authState !== 'AUTHORIZED';
   }
 }
