@@ -2,10 +2,11 @@ import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import type { RepaymentClient } from '../../src/client';
 import { addDays, shanghaiDateOf } from '../../src/domain/calendar';
-import type { RepaymentPlanInput } from '../../src/domain/plan';
+import { workflowIdFor, type RepaymentPlanInput } from '../../src/domain/plan';
 import { SandboxControlClient } from '../../src/sandbox/controlClient';
 import { statusQuery } from '../../src/workflows/definitions';
-import { usage, waitFor, type SandboxProcess } from './processes';
+import { sleep, waitUntil } from '../../src/chaos/processes';
+import { usage, type SandboxProcess } from './processes';
 import { BASELINE_TASK_QUEUE } from './workerProcess';
 
 /**
@@ -95,7 +96,7 @@ export async function settle(worker: ChildProcess): Promise<void> {
   let last = usage(worker.pid!).cpuMs;
   let quiet = 0;
   for (let second = 0; second < 30 && quiet < 2; second++) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await sleep(1000);
     const now = usage(worker.pid!).cpuMs;
     quiet = now - last < 50 ? quiet + 1 : 0;
     last = now;
@@ -162,8 +163,10 @@ export async function runLifecycles(
   const started = performance.now();
   const startSeconds = await inParallel(count, concurrency, (i) => client.startLifecycle(plans[i]));
   progress(`started ${count} lifecycles in ${startSeconds.toFixed(1)} s`);
-  await waitFor(`${count} first creates`, Math.max(1000, deadline - Date.now()), async () =>
-    sandbox.calls.totals.create - createsBefore >= count ? true : undefined,
+  await waitUntil(
+    async () => (sandbox.calls.totals.create - createsBefore >= count ? true : undefined),
+    `${count} first creates`,
+    Math.max(1000, deadline - Date.now()),
   );
   const toFirstCreateSeconds = (performance.now() - started) / 1000;
   await settle(worker);
@@ -198,7 +201,7 @@ export async function wakeSleepers(
   const measure = async (codes: string[]): Promise<number> => {
     if (codes.length === 0) return 0;
     const before = usage(worker.pid!).cpuMs;
-    for (const code of codes) await client.temporal.workflow.getHandle(`repayment-${code}`).query(statusQuery);
+    for (const code of codes) await client.temporal.workflow.getHandle(workflowIdFor(code)).query(statusQuery);
     return (usage(worker.pid!).cpuMs - before) / codes.length;
   };
   const n = Math.min(sample, Math.floor(count / 2));

@@ -9,7 +9,8 @@ import { projectRoot } from '../../src/paths';
 import { lineChartPng } from './charts';
 import { runLongLifecycle, type HistoryResult } from './historyRun';
 import { runBaseline, runLifecycles, wakeSleepers, type Sample } from './liveRun';
-import { freePort, startDevServer, startSandboxProcess, startWorkerProcess, stop, usage } from './processes';
+import { freePort } from '../../src/chaos/processes';
+import { startDevServer, startSandboxProcess, startWorkerProcess, stop, usage } from './processes';
 import { derive, printReport, type BenchReport } from './report';
 import { spreadPeak, todayInShanghai } from './spreadPeak';
 

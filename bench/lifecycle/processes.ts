@@ -1,8 +1,8 @@
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { freePort, waitUntil } from '../../src/chaos/processes';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/searchAttributes';
 import { DEV_SERVER_EXTRA_ARGS } from '../../src/servers/devServer';
 import { resolveTemporalCli } from '../../src/servers/provision';
@@ -32,27 +32,6 @@ export function usage(pid: number): { cpuMs: number; rssMiB: number } {
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
   const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return { cpuMs: (ticks * 1000) / CLOCK_TICKS, rssMiB: Number(rss?.[1] ?? 0) / 1024 };
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let attempt = 0; Date.now() < deadline && attempt < 100_000; attempt++) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 export async function stop(child: ChildProcess, graceMs = 20_000): Promise<void> {
@@ -87,11 +66,15 @@ export async function startDevServer(
   closeSync(log);
   children.add(child);
   const address = `127.0.0.1:${port}`;
-  await waitFor('the dev server', 60_000, async () => {
-    const connection = await Connection.connect({ address, connectTimeout: 1000 });
-    await connection.close();
-    return true;
-  });
+  await waitUntil(
+    async () => {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      await connection.close();
+      return true;
+    },
+    'the dev server',
+    60_000,
+  );
   return { child, address };
 }
 
@@ -155,7 +138,7 @@ export async function startSandboxProcess(root: string, dataDir: string): Promis
       if (match) calls.record(match[1]!, Number(match[2]));
     }
   });
-  const printed = await waitFor('the sandbox', 30_000, async () => (out.includes('Stop: Ctrl-C') ? out : undefined));
+  const printed = await waitUntil(async () => (out.includes('Stop: Ctrl-C') ? out : undefined), 'the sandbox', 30_000);
   const primaryUrl = /primary:\s+(http\S+)/.exec(printed)![1]!;
   // Public-key mode, as with configured keys: drop the platform-certificate line and its comment.
   const section = printed.slice(printed.indexOf('wechatpay:'), printed.indexOf('Stop: Ctrl-C'));
