@@ -231,6 +231,30 @@ it('terminates once on a verified refusal of the create (evidence), after checki
   }
 });
 
+it('a verified "not found" answering the create is for an operator, not evidence: alert, no termination', async () => {
+  createFailure = ApplicationFailure.create({
+    type: 'RESOURCE_NOT_EXISTS',
+    message: 'contract does not exist',
+    nonRetryable: true,
+    details: [{ source: 'answer', httpStatus: 404, verified: true }],
+  });
+  try {
+    const handle = await start('LOGICNOTFOUND', 1);
+    const opens = Date.parse((await handle.query(statusQuery)).installments[0]!.nextActionAt!);
+    await env.sleep(opens - (await env.currentTimeMs()) + 5 * 60_000);
+    const status = await handle.query(statusQuery);
+    expect(['SCHEDULING', 'MONITORING']).toContain(status.phase);
+    expect(status.alerts).toEqual([
+      expect.objectContaining({ key: `create:${status.installments[0]!.outRecordId}`, kind: 'SCHEDULE_REFUSED' }),
+    ]);
+    expect(count('terminate:LOGICNOTFOUND')).toBe(0);
+    await handle.signal(cancelSignal, { reason: 'test over' });
+    await handle.result();
+  } finally {
+    createFailure = undefined;
+  }
+});
+
 it('never terminates on an error it cannot classify (an unverified refusal): retries and raises an alert', async () => {
   createFailure = ApplicationFailure.create({
     type: 'PARAM_ERROR',

@@ -162,7 +162,9 @@ export class InstallmentScheduler {
       delete record.nextActionAt;
       return;
     }
-    if (core.policy.onScheduleRefused === 'terminate') {
+    // Only a refusal with a code listed in evidenceCodes ends the contract: a verified "not found" answering a create
+    // (the contract or merchant unknown to WeChat Pay) contradicts what the lifecycle knows, so a person decides.
+    if (core.policy.onScheduleRefused === 'terminate' && failure.errorClass === 'REFUSED') {
       core.faults.clearInstallment(record.outRecordId);
       markFailed(record, message);
       core.events.installmentRefused(record);
